@@ -1,0 +1,35 @@
+"""Tree-scan backends. Every backend has the same signature::
+
+    scan(combine, leaves, schedule="tree") -> states
+
+``combine(left, right) -> state`` acts on states (tuples of ``(..., H)`` tensors) of any
+leading shape; ``leaves`` is a state of shape ``(B, T, H)``; the result holds the prefix
+state of every position, shape ``(B, T, H)``. ``reference`` is the definition, the others are
+tested against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prlstm.ops import levelwise, reference, streaming
+
+BACKENDS = ("reference", "levelwise", "streaming")
+SCHEDULES = ("tree", "sequential")
+
+_SCANS: dict[str, Callable] = {
+    "reference": reference.scan,
+    "levelwise": levelwise.scan,
+    "streaming": streaming.scan,
+}
+
+
+def get_scan(backend: str) -> Callable:
+    """The scan function of a backend name (one of :data:`BACKENDS`)."""
+    try:
+        return _SCANS[backend]
+    except KeyError:
+        raise ValueError(f"backend must be one of {BACKENDS} or 'auto', got {backend!r}") from None
+
+
+__all__ = ["BACKENDS", "SCHEDULES", "get_scan", "levelwise", "reference", "streaming"]
