@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prlstm.cells import CELLS, CombineCell, State
-from prlstm.ops import BACKENDS, SCHEDULES, get_scan, levelwise
+from prlstm.ops import BACKENDS, SCHEDULES, get_scan, levelwise, triton_backend
 from prlstm.ops import streaming as stream_ops
 from prlstm.schedule import stack_blocks
 
@@ -67,7 +67,9 @@ class PRLSTM(nn.Module):
         bias: linear maps with biases.
         dropout: dropout on the outputs of every layer but the last (training only).
         batch_first: ``x`` is ``(B, T, D)`` if True else ``(T, B, D)``; outputs follow.
-        backend: ``"auto"`` (levelwise), ``"reference"``, ``"levelwise"`` or ``"streaming"``.
+        backend: ``"auto"`` (``"triton"`` for lstm cells on CUDA when triton is installed,
+            else ``"levelwise"``), ``"reference"``, ``"levelwise"``, ``"streaming"`` or
+            ``"triton"`` (fused GPU kernels; CPU only under ``TRITON_INTERPRET=1``).
 
     Example::
 
@@ -171,8 +173,21 @@ class PRLSTM(nn.Module):
         return lengths.to(device=device, dtype=torch.long)
 
     # ----------------------------------------------------------------------------- forward
-    def _scan_backend(self) -> str:
-        return "levelwise" if self.backend == "auto" else self.backend
+    def _scan_backend(self, x: Tensor | None = None) -> str:
+        if self.backend != "auto":
+            return self.backend
+        use_triton = (x is not None and x.is_cuda and self.cell == "lstm"
+                      and triton_backend.available())
+        return "triton" if use_triton else "levelwise"
+
+    def _combine(self, cell: CombineCell, backend: str):
+        """The combine the scans call: fused Triton kernels for the triton backend."""
+        if backend != "triton":
+            return cell.combine
+        if not triton_backend.available():
+            raise RuntimeError("backend='triton' needs the triton package and a CUDA device "
+                               "(or TRITON_INTERPRET=1 for the CPU interpreter)")
+        return triton_backend.make_combine(cell)
 
     def _between_layers(self, h: Tensor, i: int) -> Tensor:
         if self.dropout and self.training and i < self.num_layers - 1:
@@ -196,10 +211,12 @@ class PRLSTM(nn.Module):
         x = self._batched(x)
         B, T, _ = x.shape
         lens = None if lengths is None else self._check_lengths(lengths, B, T, x.device)
-        scan = get_scan(self._scan_backend())
+        backend = self._scan_backend(x)
+        scan = get_scan(backend)
         inp, finals = x, []
         for i, cell in enumerate(self.layers):
-            out = scan(cell.combine, cell.leaf_state(inp), self.schedule)  # (B, T, H) each
+            combine = self._combine(cell, backend)
+            out = scan(combine, cell.leaf_state(inp), self.schedule)  # (B, T, H) each
             finals.append(_last(out, lens))
             inp = self._between_layers(out[0], i)
         h = out[0]
@@ -218,21 +235,23 @@ class PRLSTM(nn.Module):
         x = self._batched(x)
         B, T, _ = x.shape
         lens = self._check_lengths(lengths, B, T, x.device) if lengths is not None else None
-        scan = get_scan(self._scan_backend())
+        backend = self._scan_backend(x)
+        scan = get_scan(backend)
         inp, finals = x, []
         for i, cell in enumerate(self.layers):
+            combine = self._combine(cell, backend)
             leaves = cell.leaf_state(inp)
             if i < self.num_layers - 1:
-                out = scan(cell.combine, leaves, self.schedule)
+                out = scan(combine, leaves, self.schedule)
                 finals.append(_last(out, lens))
                 inp = self._between_layers(out[0], i)
             elif self.schedule == "sequential":
-                finals.append(_last(scan(cell.combine, leaves, "sequential"), lens))
+                finals.append(_last(scan(combine, leaves, "sequential"), lens))
             else:
                 n = T if lens is None else int(lens.max())
-                roots = levelwise.upsweep(cell.combine, tuple(s[:, :n] for s in leaves))
+                roots = levelwise.upsweep(combine, tuple(s[:, :n] for s in leaves))
                 full = torch.full((B,), n, dtype=torch.long, device=x.device)
-                finals.append(levelwise.fold_final(cell.combine, roots,
+                finals.append(levelwise.fold_final(combine, roots,
                                                    full if lens is None else lens))
         return _pack(finals)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from task_oracles import ORACLES
+from .task_oracles import ORACLES
 
 from prlstm import tasks
 

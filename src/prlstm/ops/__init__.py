@@ -13,14 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from prlstm.ops import levelwise, reference, streaming
+from prlstm.ops import triton as triton_backend
 
-BACKENDS = ("reference", "levelwise", "streaming")
+BACKENDS = ("reference", "levelwise", "streaming", "triton")
 SCHEDULES = ("tree", "sequential")
 
 _SCANS: dict[str, Callable] = {
     "reference": reference.scan,
     "levelwise": levelwise.scan,
     "streaming": streaming.scan,
+    "triton": triton_backend.scan,
 }
 
 
@@ -32,4 +34,5 @@ def get_scan(backend: str) -> Callable:
         raise ValueError(f"backend must be one of {BACKENDS} or 'auto', got {backend!r}") from None
 
 
-__all__ = ["BACKENDS", "SCHEDULES", "get_scan", "levelwise", "reference", "streaming"]
+__all__ = ["BACKENDS", "SCHEDULES", "get_scan", "levelwise", "reference", "streaming",
+           "triton_backend"]
