@@ -28,11 +28,19 @@ def _lstm_out(z: Tensor, c_terms: tuple[Tensor, ...], hidden: int) -> State:
     the whole of ``z`` is cheaper than one per gate slice.
     """
     H = hidden
-    s = torch.sigmoid(z)
-    c = s[..., :H] * torch.tanh(z[..., H : 2 * H])
+    if torch.is_grad_enabled() and (z.requires_grad or any(c.requires_grad for c in c_terms)):
+        s = torch.sigmoid(z)
+        c = s[..., :H] * torch.tanh(z[..., H : 2 * H])
+        for j, c_j in enumerate(c_terms):
+            c = torch.addcmul(c, s[..., (3 + j) * H : (4 + j) * H], c_j)
+        return s[..., 2 * H : 3 * H] * torch.tanh(c), c
+    # Inference: the same arithmetic in place on fresh buffers (fewer allocations and passes).
+    c = torch.tanh(z[..., H : 2 * H])
+    s = z.sigmoid_()  # z is the caller's fresh pre-activation buffer
+    c.mul_(s[..., :H])
     for j, c_j in enumerate(c_terms):
-        c = torch.addcmul(c, s[..., (3 + j) * H : (4 + j) * H], c_j)
-    return s[..., 2 * H : 3 * H] * torch.tanh(c), c
+        c.addcmul_(s[..., (3 + j) * H : (4 + j) * H], c_j)
+    return torch.tanh(c).mul_(s[..., 2 * H : 3 * H]), c
 
 
 class CombineCell(nn.Module):

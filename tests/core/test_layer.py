@@ -185,3 +185,16 @@ def test_torch_compile_same_output():
     torch.testing.assert_close(compiled(x)[0], ref, atol=1e-6, rtol=0)
     inductor = torch.compile(layer)
     torch.testing.assert_close(inductor(x)[0], ref, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("R", [0, 2])
+def test_inference_fast_path_matches_autograd_path(R):
+    layer = _layer("lstm", R, num_layers=2)
+    x = torch.randn(2, 37, 4, dtype=torch.float64)
+    out, state = layer(x)
+    with torch.inference_mode():
+        out_i, state_i = layer(x)
+        final_i = layer.final_state(x)
+    torch.testing.assert_close(out_i, out, atol=1e-12, rtol=0)
+    torch.testing.assert_close(state_i.c, state.c, atol=1e-12, rtol=0)
+    torch.testing.assert_close(final_i.h, state.h, atol=1e-12, rtol=0)
