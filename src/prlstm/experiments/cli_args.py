@@ -1,0 +1,96 @@
+"""Argument definitions shared by the ``train``, ``sweep`` and ``run`` sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from prlstm import tasks
+from prlstm.experiments.presets import preset_names
+
+# CLI flag -> RunConfig field, for the per-run settings every sub-command accepts.
+RUN_FLAGS: dict[str, tuple[str, type, str]] = {
+    "--steps": ("steps", int, "optimiser updates"),
+    "--batch-size": ("batch_size", int, "training batch size (default 128)"),
+    "--max-grad-norm": ("max_grad_norm", float, "global-norm clipping (default 1.0)"),
+    "--train-length": ("train_length", int, "N: curriculum lengths 1..N (default 40)"),
+    "--eval-length": ("eval_length", int, "M: evaluate lengths 1..M (default 500)"),
+    "--eval-per-length": ("eval_per_length", int, "test sequences per length (default 512)"),
+    "--eval-batch-size": ("eval_batch_size", int, "evaluation sub-batch size (default 64)"),
+    "--eval-seed": ("eval_seed", int, "seed of the fixed test set (default 1)"),
+    "--log-every": ("log_every", int, "train_log.csv row every k updates"),
+    "--ckpt-every": ("ckpt_every", int, "checkpoint every k updates"),
+    "--device": ("device", str, "auto (CUDA when present), cpu, cuda, cuda:N"),
+}
+# CLI flag -> model hyper-parameter (passed to the model as given; incompatible ones fail).
+HPARAM_FLAGS: dict[str, tuple[str, type, str]] = {
+    "--hidden-size": ("hidden_size", int, "hidden size H"),
+    "--refinements": ("refinements", int, "R, refinement cells per merge (pr_* models only)"),
+    "--schedule": ("schedule", str, "tree or sequential (pr_* models only)"),
+    "--positional-encoding": ("positional_encoding", str, "transformer positions"),
+}
+GROUPS = {"all": None, "regular": "regular", "dcf": "dcf", "cs": "cs"}
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """Preset, per-run settings, model hyper-parameters and task options."""
+    parser.add_argument("--preset", choices=preset_names(),
+                        help="budget preset (smoke, cpu, gpu); flags override its values")
+    for flag, (_, kind, text) in {**RUN_FLAGS, **HPARAM_FLAGS}.items():
+        parser.add_argument(flag, type=kind, help=text)
+    parser.add_argument("--hparam", action="append", type=_key_value, default=[],
+                        metavar="KEY=VALUE", help="any model hyper-parameter (JSON value)")
+    parser.add_argument("--task-option", action="append", type=_key_value, default=[],
+                        metavar="KEY=VALUE", help="a task option, e.g. modulus=7")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """RunConfig field overrides given on the command line (unset flags left out)."""
+    fields = {}
+    for flag, (name, _, _) in RUN_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            fields[name] = value
+    return fields
+
+
+def hparams(args: argparse.Namespace) -> dict[str, Any]:
+    """Model hyper-parameters given on the command line."""
+    values = dict(args.hparam)
+    for flag, (name, _, _) in HPARAM_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            values[name] = value
+    return values
+
+
+def expand_tasks(names: list[str]) -> list[str]:
+    """Task names, where ``all``/``regular``/``dcf``/``cs`` expand to their tasks."""
+    expanded: list[str] = []
+    for item in (part for name in names for part in name.split(",") if part):
+        if item in GROUPS:
+            level = GROUPS[item]
+            expanded += [t for t in tasks.names() if level is None or tasks.get(t).level == level]
+        else:
+            expanded.append(item)
+    return list(dict.fromkeys(expanded))
+
+
+def split_list(values: list[str], kind: type = str) -> list[Any]:
+    """Flatten ``["a,b", "c"]`` into ``[kind(a), kind(b), kind(c)]``."""
+    try:
+        return [kind(part) for value in values for part in value.split(",") if part]
+    except ValueError as err:
+        raise ValueError(f"bad list value in {values}: {err}") from err

@@ -1,0 +1,138 @@
+"""``RunConfig``: everything that defines one training + evaluation run, with a JSON round trip.
+
+Defaults follow the protocol (benchmark.md §5, §6; experiments.md E1): Adam with a constant
+learning rate 1e-3, global-norm clipping at 1.0, batch 128, a uniform curriculum over training
+lengths 1..N = 40, evaluation at every length 1..M = 500 with 512 sequences per length in
+sub-batches of 64 drawn from a fixed evaluation seed (1) that does not depend on the training
+seed. ``steps`` counts optimiser updates (the reference code performs ``steps + 1``; this
+project does exactly ``steps``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# Fields that only change how a run is carried out (where it runs, how often it logs or
+# checkpoints, which preset produced it), not what it computes: they are left out of the run id
+# and may differ when a run is resumed.
+OPERATIONAL_FIELDS = ("log_every", "ckpt_every", "device", "preset")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run: a model trained on a task with one seed and learning rate, then evaluated.
+
+    Attributes:
+        task: task name (``prlstm.tasks.names()``).
+        model: model name (``prlstm.models.names()``).
+        task_options: keyword options for ``tasks.get`` (e.g. a modulus).
+        hparams: model hyper-parameters overriding ``models.HPARAMS[model]``.
+        seed: training seed (model init, curriculum, batches, dropout).
+        lr: constant Adam learning rate.
+        steps: number of optimiser updates.
+        batch_size: training batch size.
+        max_grad_norm: global-norm gradient clipping threshold.
+        train_length: N, the curriculum's maximum length (lengths 1..N).
+        eval_length: M, the longest evaluated length (lengths 1..M).
+        eval_per_length: test sequences per length.
+        eval_batch_size: sub-batch size; accuracy(l) is the mean over sub-batches.
+        eval_seed: seed of the fixed test set, identical for every model and training seed.
+        log_every: a ``train_log.csv`` row every this many updates.
+        ckpt_every: a checkpoint every this many updates (and on Ctrl-C, and at the end).
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+        preset: the budget preset the run came from (informational).
+    """
+
+    task: str
+    model: str
+    task_options: dict[str, Any] = field(default_factory=dict)
+    hparams: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    lr: float = 1e-3
+    steps: int = 10_000
+    batch_size: int = 128
+    max_grad_norm: float = 1.0
+    train_length: int = 40
+    eval_length: int = 500
+    eval_per_length: int = 512
+    eval_batch_size: int = 64
+    eval_seed: int = 1
+    log_every: int = 100
+    ckpt_every: int = 1000
+    device: str = "auto"
+    preset: str = "custom"
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "train_length", "eval_length", "eval_per_length",
+                     "eval_batch_size", "log_every", "ckpt_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("seed", "eval_seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if not self.lr > 0 or not self.max_grad_norm > 0:
+            raise ValueError(f"lr and max_grad_norm must be positive, got {self.lr}, "
+                             f"{self.max_grad_norm}")
+        if self.eval_per_length % self.eval_batch_size:
+            raise ValueError(f"eval_per_length ({self.eval_per_length}) must be a multiple of "
+                             f"eval_batch_size ({self.eval_batch_size})")
+        if not isinstance(self.task_options, dict) or not isinstance(self.hparams, dict):
+            raise ValueError("task_options and hparams must be dicts")
+        for name in ("task", "model"):
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(getattr(self, name))):
+                raise ValueError(f"{name} name {getattr(self, name)!r} is not a valid identifier")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of all fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown RunConfig fields: {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise ValueError(f"incomplete RunConfig: {err}") from err
+
+    def to_json(self) -> str:
+        """The config as a JSON string."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        """Parse :meth:`to_json` output."""
+        return cls.from_dict(json.loads(text))
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that determine the run's results (all but :data:`OPERATIONAL_FIELDS`)."""
+        return {k: v for k, v in self.to_dict().items() if k not in OPERATIONAL_FIELDS}
+
+    def differences(self, other: RunConfig) -> list[str]:
+        """Names of identity fields whose values differ between ``self`` and ``other``."""
+        mine, theirs = self.identity(), other.identity()
+        return [k for k in mine if _canonical(mine[k]) != _canonical(theirs[k])]
+
+    def run_id(self) -> str:
+        """A stable, readable directory name, e.g. ``parity_check/pr_lstm/s0-lr0.001-1a2b3c4d``.
+
+        The trailing digest covers every identity field, so two configs share a directory only
+        if they would compute the same thing.
+        """
+        digest = hashlib.sha256(_canonical(self.identity()).encode("utf-8")).hexdigest()[:8]
+        return f"{self.task}/{self.model}/s{self.seed}-lr{self.lr:g}-{digest}"
+
+
+def _canonical(value: Any) -> str:
+    """Order-independent JSON text of a value (for comparisons and hashing)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
