@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from .task_oracles import ORACLES
 
 from prlstm import tasks
+
+from .task_oracles import ORACLES
 
 LENGTHS = list(range(1, 41)) + list(range(43, 200, 12)) + [200]
 MASKED = {"stack_manipulation", "binary_addition", "binary_multiplication"}
