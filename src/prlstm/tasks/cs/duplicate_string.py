@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from prlstm.tasks.base import Task, check_int, full_mask
+from prlstm.tasks.base import full_mask
+from prlstm.tasks.symbols import SymbolStringTask
 
 
-class DuplicateString(Task):
+class DuplicateString(SymbolStringTask):
     """Target = x ‖ x (T_out = 2T).
 
     Args:
@@ -17,25 +18,9 @@ class DuplicateString(Task):
     name = "duplicate_string"
     level = "cs"
     description = "symbols; target = the input written twice"
+    default_vocab_size = 2
+    output_factor = 2
     output_length_text = "2T"
-
-    def __init__(self, *, vocab_size: int = 2) -> None:
-        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2, maximum=10)
-        digits = tuple(str(d) for d in range(self.vocab_size))
-        super().__init__(symbols=digits, output_symbols=digits)
-
-    @property
-    def options(self) -> dict[str, object]:
-        """Constructor options."""
-        return {"vocab_size": self.vocab_size}
-
-    def output_length(self, length: int) -> int:
-        """T_out = 2T."""
-        return 2 * check_int("length", length, minimum=1)
-
-    def _sample_inputs(self, batch_size: int, length: int,
-                       rng: np.random.Generator) -> np.ndarray:
-        return rng.integers(0, self.vocab_size, (batch_size, length))
 
     def _compute_targets(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return full_mask(np.concatenate((inputs, inputs), axis=1))  # (B, 2T)
