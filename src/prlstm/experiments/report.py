@@ -39,7 +39,16 @@ def _budget_lines(results: list[dict[str, Any]]) -> list[str]:
                      r.get("config", {}).get("eval_per_length")) for r in results})
     eval_text = "; ".join(f"test lengths {n + 1}..{m}, {k} sequences per length"
                           for n, m, k in evals)
+    def _joined(key: str, section: str | None = None) -> str:
+        values = {(r.get(section, {}) if section else r).get(key) for r in results}
+        return ", ".join(str(v) for v in sorted(values, key=str))
+
+    hparams = sorted({f"H={r.get('model_config', {}).get('hidden_size')}" for r in results
+                      if r.get("model_config", {}).get("hidden_size") is not None})
     return [f"Budget preset: {', '.join(presets)}. Training steps: {step_text}.",
+            f"Seeds: {_joined('seed')}; learning rates: {_joined('lr')}; batch "
+            f"{_joined('batch_size', 'config')}; recurrent {', '.join(hparams) or 'n/a'}.",
+            f"Device: {_joined('device')}; torch {_joined('torch_version')}.",
             f"Evaluation: {eval_text}. Solved = score >= {100 * SOLVED_THRESHOLD:.0f}%.",
             "Cells: best score over seeds x learning rates in % (mean ± std over the runs)."]
 
