@@ -88,7 +88,7 @@ def _workers(args: argparse.Namespace, configs: list[RunConfig]) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run every task × model × seed × lr, skipping finished runs."""
     configs = _sweep_configs(args)
-    out = Path(args.out or Path("results") / (args.preset or "custom"))
+    out = Path(args.out or Path("runs") / (args.preset or "custom"))
     workers = _workers(args, configs)
     print(f"sweep: {len(configs)} runs, {workers} worker(s), results in {out}", file=sys.stderr)
 
@@ -140,7 +140,7 @@ def _add_sweep_parser(sub: Any, name: str, help_text: str, func: Any) -> None:
     parser.add_argument("--models", nargs="+", help="model names")
     parser.add_argument("--seeds", nargs="+", help="training seeds (default 0)")
     parser.add_argument("--lrs", nargs="+", help="learning rates (default 1e-3)")
-    parser.add_argument("--out", help="results directory (default results/PRESET)")
+    parser.add_argument("--out", help="results directory (default runs/PRESET; git-ignored)")
     parser.add_argument("--workers", type=int,
                         help="parallel runs (default: CPU cores on CPU, 1 on CUDA)")
     add_run_flags(parser)
