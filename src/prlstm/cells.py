@@ -34,13 +34,15 @@ def _lstm_out(z: Tensor, c_terms: tuple[Tensor, ...], hidden: int) -> State:
         for j, c_j in enumerate(c_terms):
             c = torch.addcmul(c, s[..., (3 + j) * H : (4 + j) * H], c_j)
         return s[..., 2 * H : 3 * H] * torch.tanh(c), c
-    # Inference: the same arithmetic in place on fresh buffers (fewer allocations and passes).
-    c = torch.tanh(z[..., H : 2 * H])
+    # Inference: the same arithmetic in place on fresh buffers (fewer allocations and
+    # passes), with tanh(x) = 2·σ(2x) − 1 because σ is several times cheaper than tanh on CPU.
+    z[..., H : 2 * H].mul_(2)
     s = z.sigmoid_()  # z is the caller's fresh pre-activation buffer
-    c.mul_(s[..., :H])
+    c = s[..., H : 2 * H].mul(2).sub_(1).mul_(s[..., :H])  # σ(i)·tanh(g)
     for j, c_j in enumerate(c_terms):
         c.addcmul_(s[..., (3 + j) * H : (4 + j) * H], c_j)
-    return torch.tanh(c).mul_(s[..., 2 * H : 3 * H]), c
+    h = torch.mul(c, 2).sigmoid_().mul_(2).sub_(1).mul_(s[..., 2 * H : 3 * H])  # σ(o)·tanh(c)
+    return h, c
 
 
 class CombineCell(nn.Module):
