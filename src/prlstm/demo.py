@@ -8,7 +8,7 @@ import time
 import torch
 
 from prlstm.layer import PRLSTM
-from prlstm.ops import BACKENDS
+from prlstm.ops import BACKENDS, triton_backend
 
 
 def _time(fn, repeats: int) -> float:
@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
     with torch.inference_mode():
         ref = None
         for backend in BACKENDS:
+            if backend == "triton" and not (x.is_cuda and triton_backend.available()):
+                print(f"  {backend:<10} skipped (needs CUDA and the triton package)")
+                continue
             layer.backend = backend
             out = layer(x)[0]
             ref = out if ref is None else ref
