@@ -63,3 +63,18 @@ def test_run_is_sweep_plus_report_and_resumes(tmp_path: Path,
     second = capsys.readouterr()
     assert second.err.count("skipped") == 8
     assert {p: p.stat().st_mtime_ns for p in results} == stamps
+
+
+def test_report_keeps_ablation_variants_apart():
+    from prlstm.experiments.results import group_results, ordered_models
+
+    def result(model, R, seed, score):
+        return {"task": "parity_check", "model": model, "seed": seed, "score": score,
+                "model_config": {"model": model, "hidden_size": 8, "refinements": R}}
+
+    runs = [result("pr_lstm", 0, 0, 0.5), result("pr_lstm", 0, 1, 0.6),
+            result("pr_lstm", 2, 0, 1.0), result("lstm", None, 0, 0.7)]
+    runs[-1]["model_config"] = {"model": "lstm", "hidden_size": 8}
+    groups = group_results(runs)
+    assert ordered_models(groups) == ["pr_lstm refinements=0", "pr_lstm refinements=2", "lstm"]
+    assert len(groups[("parity_check", "pr_lstm refinements=0")]) == 2

@@ -33,11 +33,33 @@ def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
     return found
 
 
+def _hparams(result: dict[str, Any]) -> dict[str, Any]:
+    config = result.get("model_config") or result.get("config", {}).get("hparams", {})
+    return {k: v for k, v in config.items() if k not in ("model", "input_size", "output_size")}
+
+
+def variant_labels(results: list[dict[str, Any]]) -> list[str]:
+    """A column label per result: the model name, plus the hyper-parameters that differ
+    between runs of that model (e.g. ``pr_lstm refinements=0`` next to ``pr_lstm
+    refinements=2`` in an ablation), so different variants are never pooled as seeds."""
+    values: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in results:
+        for k, v in _hparams(r).items():
+            values[(r["model"], k)].add(repr(v))
+    labels = []
+    for r in results:
+        varying = [f"{k}={v}" for k, v in sorted(_hparams(r).items())
+                   if len(values[(r["model"], k)]) > 1]
+        labels.append(" ".join([r["model"], *varying]))
+    return labels
+
+
 def group_results(results: Iterable[dict[str, Any]]) -> Results:
-    """Results keyed by ``(task, model)``."""
+    """Results keyed by ``(task, variant label)`` (see :func:`variant_labels`)."""
+    results = list(results)
     groups: Results = defaultdict(list)
-    for result in results:
-        groups[(result["task"], result["model"])].append(result)
+    for result, label in zip(results, variant_labels(results), strict=True):
+        groups[(result["task"], label)].append(result)
     return dict(groups)
 
 
@@ -52,8 +74,10 @@ def ordered_tasks(groups: Results) -> list[str]:
 
 
 def ordered_models(groups: Results) -> list[str]:
-    """Models present, in registry order (unknown names last)."""
-    return _ordered((m for _, m in groups), models.names())
+    """Model variants present, in registry order of their model (unknown names last)."""
+    rank = {n: i for i, n in enumerate(models.names())}
+    labels = {m for _, m in groups}
+    return sorted(labels, key=lambda m: (rank.get(m.split(" ")[0], len(rank)), m))
 
 
 def best_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
