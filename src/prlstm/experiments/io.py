@@ -42,6 +42,13 @@ def ensure_writable_dir(path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def _umask_mode() -> int:
+    """Permissions a plain ``open`` would give a new file (mkstemp makes them 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: str | os.PathLike[str], writer: Callable[[IO[Any]], None], *,
                  binary: bool = False) -> None:
     """Write a file by calling ``writer(handle)`` on a temp file, then rename it into place.
@@ -56,6 +63,7 @@ def atomic_write(path: str | os.PathLike[str], writer: Callable[[IO[Any]], None]
             writer(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp_name, _umask_mode())
         os.replace(tmp_name, target)
     except BaseException:
         if os.path.exists(tmp_name):
@@ -70,6 +78,7 @@ def atomic_write_file(path: str | os.PathLike[str], save: Callable[[str], None])
     os.close(handle)
     try:
         save(tmp_name)
+        os.chmod(tmp_name, _umask_mode())
         os.replace(tmp_name, target)
     except BaseException:
         if os.path.exists(tmp_name):
