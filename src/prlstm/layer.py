@@ -68,7 +68,8 @@ class PRLSTM(nn.Module):
         dropout: dropout on the outputs of every layer but the last (training only).
         batch_first: ``x`` is ``(B, T, D)`` if True else ``(T, B, D)``; outputs follow.
         backend: ``"auto"`` (``"triton"`` for lstm cells on CUDA when triton is installed,
-            else ``"levelwise"``), ``"reference"``, ``"levelwise"``, ``"streaming"`` or
+            else ``"levelwise"``), ``"reference"``, ``"levelwise"``, ``"chunked"`` (the
+            exact three-phase chunked form), ``"streaming"`` or
             ``"triton"`` (fused GPU kernels; CPU only under ``TRITON_INTERPRET=1``).
 
     Example::

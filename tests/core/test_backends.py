@@ -30,7 +30,7 @@ def test_backends_agree_all_lengths(cell, R, dtype):
     for n in LENGTHS if dtype == torch.float64 else LENGTHS[::4] + LENGTHS[-3:]:
         x = torch.randn(2, n, 3, generator=g, dtype=dtype)
         ref, ref_state = _outputs(layer, x, "reference")
-        for backend in ("levelwise", "streaming"):
+        for backend in ("levelwise", "chunked", "streaming"):
             out, state = _outputs(layer, x, backend)
             torch.testing.assert_close(out, ref, atol=TOL[dtype], rtol=0, msg=f"{backend} n={n}")
             torch.testing.assert_close(state.h, ref_state.h, atol=TOL[dtype], rtol=0)
@@ -47,7 +47,7 @@ def test_gradients_agree(cell, R):
         x = torch.randn(2, n, 3, dtype=torch.float64)
         w = torch.randn(2, n, 6, dtype=torch.float64)
         grads = {}
-        for backend in ("reference", "levelwise", "streaming"):
+        for backend in ("reference", "levelwise", "chunked", "streaming"):
             layer.zero_grad()
             xb = x.clone().requires_grad_(True)
             out, state = _outputs(layer, xb, backend)
@@ -56,7 +56,7 @@ def test_gradients_agree(cell, R):
                 torch.zeros_like(p) if p.grad is None else p.grad.clone()
                 for p in layer.parameters()
             ]
-        for backend in ("levelwise", "streaming"):
+        for backend in ("levelwise", "chunked", "streaming"):
             for a, b in zip(grads[backend], grads["reference"], strict=True):
                 torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
 

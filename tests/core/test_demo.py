@@ -10,7 +10,7 @@ def test_demo_runs_and_backends_agree(capsys):
                               "--repeats", "1"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    for backend in ("reference", "levelwise", "streaming", "nn.LSTM"):
+    for backend in ("reference", "levelwise", "chunked", "streaming", "nn.LSTM"):
         assert backend in out
     diffs = [float(line.split()[-1]) for line in out.splitlines() if "max |diff|" in line]
-    assert len(diffs) == 3 and max(diffs) < 1e-5
+    assert len(diffs) == 4 and max(diffs) < 1e-5

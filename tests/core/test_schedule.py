@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from prlstm import schedule
-from prlstm.ops import levelwise, reference, streaming
+from prlstm.ops import chunked, levelwise, reference, streaming
 
 from .helpers import associative_scan
 
@@ -105,3 +105,27 @@ def test_streaming_amortised_two_combines_and_log_memory():
     merges = sum((t + 1 & -(t + 1)).bit_length() - 1 for t in range(n))
     folds = sum(1 for t in range(n) if bin(t + 1).count("1") > 1)
     assert c.rows == merges + folds
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 4, 8, 16])
+def test_chunked_bracketing_is_exact(chunk):
+    def combine(a, b):
+        return (a[0] * 31 + b[0] * 17 + 5,)
+
+    for n in list(range(1, 70)) + [127, 128, 129]:
+        leaves = (torch.arange(1, 2 * n + 1, dtype=torch.int64).reshape(2, n, 1) * 1_000_003,)
+        ref = reference.scan(combine, leaves)[0]
+        assert torch.equal(chunked.scan(combine, leaves, chunk=chunk)[0], ref), n
+
+
+@pytest.mark.parametrize("chunk", [2, 8])
+@pytest.mark.parametrize("n", [8, 16, 96, 128])
+def test_chunked_does_the_same_combines(chunk, n):
+    c = Counter()
+    chunked.scan(c, _hash_leaves(n), chunk=chunk)
+    assert c.rows == schedule.scan_combines(n)
+
+
+def test_chunked_rejects_bad_chunk():
+    with pytest.raises(ValueError, match="chunk must be a power of two"):
+        chunked.scan(lambda a, b: a, _hash_leaves(4), chunk=3)

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prlstm.ops import levelwise, reference, streaming
+from prlstm.ops import chunked, levelwise, reference, streaming
 from prlstm.ops import triton as triton_backend
 
-BACKENDS = ("reference", "levelwise", "streaming", "triton")
+BACKENDS = ("reference", "levelwise", "chunked", "streaming", "triton")
 SCHEDULES = ("tree", "sequential")
 
 _SCANS: dict[str, Callable] = {
     "reference": reference.scan,
     "levelwise": levelwise.scan,
+    "chunked": chunked.scan,
     "streaming": streaming.scan,
     "triton": triton_backend.scan,
 }
@@ -34,5 +35,5 @@ def get_scan(backend: str) -> Callable:
         raise ValueError(f"backend must be one of {BACKENDS} or 'auto', got {backend!r}") from None
 
 
-__all__ = ["BACKENDS", "SCHEDULES", "get_scan", "levelwise", "reference", "streaming",
+__all__ = ["BACKENDS", "SCHEDULES", "chunked", "get_scan", "levelwise", "reference", "streaming",
            "triton_backend"]

@@ -42,14 +42,24 @@ def _interleave(even: Tensor, odd: Tensor) -> Tensor:
     return paired
 
 
-def downsweep(combine: Combine, roots: list[State]) -> State:
-    """All prefix states ``(B, n, H)`` from the up-sweep's roots."""
-    prefix = roots[-1]  # (B, 1, H): the first block of the top level is its own prefix
+def downsweep(combine: Combine, roots: list[State], init: State | None = None,
+              top: State | None = None) -> State:
+    """All prefix states ``(B, n, H)`` from the up-sweep's roots.
+
+    The in-chunk phase of chunked evaluation passes ``init`` (a state ``(B, H)``: every
+    prefix that ends inside the top block is folded from it first, ``(init ⊕ root(B_1)) ⊕ …``)
+    and ``top`` (``(B, 1, H)``: the known prefix at the end of the top block).
+    """
+    prefix = roots[-1] if top is None else top  # (B, 1, H)
     for k in range(len(roots) - 2, -1, -1):
         r = roots[k]
         n_k = r[0].shape[1]
         n_new = (n_k + 1) // 2 - 1  # even block indices 2, 4, ... below n_k
-        if n_new > 0:
+        if init is not None:  # index 0 is init ⊕ root too: one batched call for all evens
+            left = tuple(torch.cat((i[:, None], p[:, :n_new]), dim=1)
+                         for i, p in zip(init, prefix, strict=True))
+            even = combine(left, tuple(s[:, 0 : 2 * n_new + 1 : 2] for s in r))
+        elif n_new > 0:
             left = tuple(p[:, :n_new] for p in prefix)
             right = tuple(s[:, 2 : 2 * n_new + 1 : 2] for s in r)
             new = combine(left, right)

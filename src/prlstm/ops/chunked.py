@@ -1,0 +1,51 @@
+"""Chunked evaluation of the tree scan (model.md §4): exact, in three phases.
+
+With chunk size ``C = 2**k``: (1) an up-sweep inside every aligned chunk gives its in-chunk
+block roots and the chunk's root; (2) the same scan over the chunk roots gives the prefix
+state at the end of every chunk; (3) inside chunk ``j`` a down-sweep folds the previous chunks'
+prefix through the in-chunk blocks. Every position gets exactly the bracketing of the
+reference: for ``t + 1 = jC + u`` with ``0 < u < C`` the blocks of size >= C are those of
+``jC`` and fold to the state at the end of chunk ``j - 1``; the last position of a chunk is
+the phase-2 result itself. The combines are the same as :mod:`prlstm.ops.levelwise`'s when
+T is a multiple of C. Phases 1 and 3 touch one chunk at a time, which is what lets a fused
+kernel keep the bottom ``log2 C`` levels on chip; this module is the plain-PyTorch form of
+that plan.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from prlstm.ops import levelwise
+from prlstm.ops.common import Combine, State, sequential_scan
+
+DEFAULT_CHUNK = 64
+
+
+def scan(combine: Combine, leaves: State, schedule: str = "tree",
+         chunk: int = DEFAULT_CHUNK) -> State:
+    """Prefix states of ``leaves`` ``(B, T, H)`` -> ``(B, T, H)`` via chunks of ``chunk``."""
+    if schedule == "sequential":
+        return sequential_scan(combine, leaves)
+    if chunk < 1 or chunk & (chunk - 1):
+        raise ValueError(f"chunk must be a power of two >= 1, got {chunk}")
+    B, T, H = leaves[0].shape
+    n_chunks = -(-T // chunk)
+    pad = n_chunks * chunk - T  # right padding never changes valid outputs (causality)
+    if pad:
+        leaves = tuple(torch.cat((s, s[:, -1:].expand(B, pad, H)), dim=1) for s in leaves)
+    rows = tuple(s.reshape(B * n_chunks, chunk, H) for s in leaves)  # one row per chunk
+    roots = levelwise.upsweep(combine, rows)  # phase 1: in-chunk roots, top = chunk roots
+    chunk_roots = tuple(r.reshape(B, n_chunks, H) for r in roots[-1])
+    ends = levelwise.scan(combine, chunk_roots)  # phase 2: prefix at every chunk end
+    first = levelwise.downsweep(combine, [tuple(r.reshape(B, n_chunks, -1, H)[:, 0]
+                                                for r in level) for level in roots])
+    out = [first]  # phase 3: chunk 0 has no carry; the others fold the previous chunk's end
+    if n_chunks > 1:
+        rest = [tuple(r.reshape(B, n_chunks, -1, H)[:, 1:].reshape(B * (n_chunks - 1), -1, H)
+                      for r in level) for level in roots]
+        init = tuple(e[:, :-1].reshape(B * (n_chunks - 1), H) for e in ends)
+        top = tuple(e[:, 1:].reshape(B * (n_chunks - 1), 1, H) for e in ends)
+        out.append(tuple(s.reshape(B, (n_chunks - 1) * chunk, H)
+                         for s in levelwise.downsweep(combine, rest, init, top)))
+    return tuple(torch.cat(parts, dim=1)[:, :T] for parts in zip(*out, strict=True))
