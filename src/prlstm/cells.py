@@ -14,35 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from prlstm.epilogue import lstm_epilogue
+
 State = tuple[Tensor, ...]
 
 CELLS = ("lstm", "rnn", "gru")
 # Gate blocks per linear map (leaf, merge, refinement); the gru merge is an nn.GRUCell.
 _GATES = {"lstm": (3, 5, 4), "rnn": (1, 1, 1), "gru": (1, 0, 0)}
-
-
-def _lstm_out(z: Tensor, c_terms: tuple[Tensor, ...], hidden: int) -> State:
-    """LSTM epilogue on pre-activations ``z = [i|g|o|f_1|...|f_k]`` ``(..., (3+k)H)``.
-
-    ``c = σ(i)·tanh(g) + Σ_j σ(f_j)·c_j`` and ``h = σ(o)·tanh(c)``; one sigmoid pass over
-    the whole of ``z`` is cheaper than one per gate slice.
-    """
-    H = hidden
-    if torch.is_grad_enabled() and (z.requires_grad or any(c.requires_grad for c in c_terms)):
-        s = torch.sigmoid(z)
-        c = s[..., :H] * torch.tanh(z[..., H : 2 * H])
-        for j, c_j in enumerate(c_terms):
-            c = torch.addcmul(c, s[..., (3 + j) * H : (4 + j) * H], c_j)
-        return s[..., 2 * H : 3 * H] * torch.tanh(c), c
-    # Inference: the same arithmetic in place on fresh buffers (fewer allocations and
-    # passes), with tanh(x) = 2·σ(2x) − 1 because σ is several times cheaper than tanh on CPU.
-    z[..., H : 2 * H].mul_(2)
-    s = z.sigmoid_()  # z is the caller's fresh pre-activation buffer
-    c = s[..., H : 2 * H].mul(2).sub_(1).mul_(s[..., :H])  # σ(i)·tanh(g)
-    for j, c_j in enumerate(c_terms):
-        c.addcmul_(s[..., (3 + j) * H : (4 + j) * H], c_j)
-    h = torch.mul(c, 2).sigmoid_().mul_(2).sub_(1).mul_(s[..., 2 * H : 3 * H])  # σ(o)·tanh(c)
-    return h, c
 
 
 class CombineCell(nn.Module):
@@ -92,7 +70,7 @@ class CombineCell(nn.Module):
         """Map tokens ``x (..., D)`` to leaf states ``(..., H)`` independently."""
         z = self.leaf(x)
         if self.cell == "lstm":
-            return _lstm_out(z, (), self.hidden_size)
+            return lstm_epilogue(z, (), self.hidden_size)
         return (z,)
 
     def combine(self, left: State, right: State) -> State:
@@ -100,9 +78,9 @@ class CombineCell(nn.Module):
         H = self.hidden_size
         if self.cell == "lstm":
             z = self.merge(torch.cat((left[0], right[0]), dim=-1))  # (..., 5H)
-            h, c = _lstm_out(z, (left[1], right[1]), H)
+            h, c = lstm_epilogue(z, (left[1], right[1]), H)
             for lin in self.refine:
-                h, c = _lstm_out(lin(h), (c,), H)
+                h, c = lstm_epilogue(lin(h), (c,), H)
             return h, c
         if self.cell == "rnn":
             h = F.relu(self.merge(torch.cat((left[0], right[0]), dim=-1)))
