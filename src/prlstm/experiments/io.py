@@ -55,20 +55,15 @@ def atomic_write(path: str | os.PathLike[str], writer: Callable[[IO[Any]], None]
 
     On any error the temporary file is removed and ``path`` is left untouched.
     """
-    target = Path(path)
-    handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        text_args: dict[str, Any] = {} if binary else {"encoding": "utf-8", "newline": ""}
-        with os.fdopen(handle, "wb" if binary else "w", **text_args) as f:
+    text_args: dict[str, Any] = {} if binary else {"encoding": "utf-8", "newline": ""}
+
+    def save(tmp_name: str) -> None:
+        with open(tmp_name, "wb" if binary else "w", **text_args) as f:
             writer(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp_name, _umask_mode())
-        os.replace(tmp_name, target)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+
+    atomic_write_file(path, save)
 
 
 def atomic_write_file(path: str | os.PathLike[str], save: Callable[[str], None]) -> None:
