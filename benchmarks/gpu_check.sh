@@ -2,10 +2,11 @@
 # One prepared GPU check for the Triton backend (issue 5): CUDA tests, then the speed
 # benchmark at GPU sizes. Runs from a bare checkout on a CUDA machine with PyTorch and
 # Triton installed and no internet (no pip install: the package is used from src/).
-# Budget: < 6 minutes on an H100/H200 (tests <= 150 s, benchmark <= 200 s, both capped).
+# Budget: < 8 minutes on an H100/H200 (tests <= 180 s, benchmark <= 260 s, both capped;
+# most of the test time is compiling kernel specializations).
 #
 #   bash benchmarks/gpu_check.sh            # results under $OUT if set, else benchmarks/results
-#   SWEEP_TILES=1 bash benchmarks/gpu_check.sh   # also time Triton tile candidates (~2 min more)
+#   SWEEP_TILES=1 bash benchmarks/gpu_check.sh   # also time Triton tile candidates (~3 min more)
 #
 # Writes: tests.log, speed_cuda.json, speed_cuda.png (if matplotlib), gpu_check.log.
 set -u
@@ -24,7 +25,7 @@ status=0
 
   echo "== tests (CUDA sizes)"
   if "$PY" -c "import pytest" 2>/dev/null; then
-    timeout 150 "$PY" -m pytest -q -x -p no:cacheprovider tests/ops/test_triton.py \
+    timeout 180 "$PY" -m pytest -q -p no:cacheprovider tests/ops/test_triton.py \
       2>&1 | tee "$DEST/tests.log"
     rc=${PIPESTATUS[0]}
     echo "tests exit code $rc"
@@ -35,7 +36,7 @@ status=0
   fi
 
   echo "== speed (E5 at B1024, training steps, memory vs T)"
-  timeout 200 "$PY" benchmarks/speed.py --device cuda --lengths 1,10,64,200,512,1000,2048 \
+  timeout 260 "$PY" benchmarks/speed.py --device cuda --lengths 1,10,64,200,512,1000,2048 \
     --budget 0.4 --out "$DEST/speed_cuda.json"
   rc=$?
   echo "speed exit code $rc"

@@ -65,25 +65,31 @@ CPU_TARGETS = {"forward_speed_vs_lstm": 0.12, "train_speed_vs_lstm": 0.12,
 
 # ----------------------------------------------------------------------------------- models
 class PRNet(nn.Module):
-    """``PRLSTM`` + ``Linear(relu(h_t))``; ``backend="triton"`` works before the layer is wired.
+    """``PRLSTM`` + ``Linear(relu(h_t))``: ``forward(x (B, T, D)) -> logits (B, T, C)``.
 
-    ``forward(x (B, T, D)) -> logits (B, T, C)``.
+    ``backend`` is a layer backend, or ``"triton-c<C>"``: the Triton scan with the chunk
+    kernels of chunk size ``C`` in its forward (called directly; the layer does not expose it).
     """
 
     def __init__(self, hidden: int, refinements: int, backend: str) -> None:
         super().__init__()
-        wired = backend in BACKENDS
+        self.chunk = 0
+        if backend.startswith("triton-c"):
+            self.chunk = int(backend.removeprefix("triton-c"))
+            backend = "triton"
+        elif backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS} or 'triton-c<C>', "
+                             f"got {backend!r}")
         self.pr = PRLSTM(D_IN, hidden, refinements=refinements,
-                         backend=backend if wired else "levelwise")
+                         backend="levelwise" if self.chunk else backend)
         self.readout = nn.Linear(hidden, CLASSES)
-        self.direct_triton = backend == "triton" and not wired
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.direct_triton:
+        if self.chunk:
             from prlstm.ops import triton as tri
 
             cell = self.pr.layers[0]
-            h = tri.scan(tri.make_combine(cell), cell.leaf_state(x))[0]  # (B, T, H)
+            h = tri.scan(tri.make_combine(cell, self.chunk), cell.leaf_state(x))[0]
         else:
             h, _ = self.pr(x)
         return self.readout(torch.relu(h))
@@ -145,6 +151,14 @@ def default_models(device: torch.device) -> list[str]:
         if tri.available():
             names.append("pr_lstm:triton")
     return [*names, "lstm", "transformer"]
+
+
+def with_chunk_models(models: list[str], chunk: int) -> list[str]:
+    """``models`` plus ``pr_lstm:triton-c<chunk>`` after ``pr_lstm:triton`` (E5 only)."""
+    if not chunk or "pr_lstm:triton" not in models:
+        return models
+    extra = f"pr_lstm:triton-c{chunk}"
+    return models if extra in models else [*models, extra]
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -246,7 +260,7 @@ def inference_curves(models: list[str], dtypes: list[str], lengths: list[int], b
             stopped = False
             for T in lengths:
                 row: dict[str, Any] = {"model": name, "dtype": dname, "batch": batch, "T": T}
-                if stopped:
+                if stopped or T < min_length(name):
                     continue
                 x = one_hot_batch(batch, T, device)
 
@@ -259,10 +273,14 @@ def inference_curves(models: list[str], dtypes: list[str], lengths: list[int], b
                     tm = timeit(fwd, device, max_iters, budget_s)
                     row.update(_times(tm), passes=tm["n"], tokens_per_s=batch * T / tm["mean"],
                                peak_bytes=peak_bytes(fwd, device))
-                except (RuntimeError, MemoryError) as err:
-                    if not is_oom(err):
+                except Exception as err:  # noqa: BLE001 - see below
+                    # Out of memory ends a curve; so does any error of the Triton models (one
+                    # GPU run should report the others rather than stop); anything else raises.
+                    if not is_oom(err) and not name.startswith("pr_lstm:triton"):
                         raise
-                    row.update(ms=None, error="out of memory")
+                    row.update(ms=None, error="out of memory" if is_oom(err) else
+                               repr(err)[:300])
+                    print(f"  E5 {dname} {name:<20} T={T:<5} {row['error']}", flush=True)
                     stopped = True
                     torch.cuda.empty_cache() if device.type == "cuda" else None
                 del x
@@ -279,6 +297,14 @@ def inference_curves(models: list[str], dtypes: list[str], lengths: list[int], b
                 rows.append(row)
             del model
     return rows
+
+
+def min_length(name: str) -> int:
+    """Shortest E5 length timed for ``name``: two chunks for the chunk-kernel variants (shorter
+    runs would only add kernel specializations to compile), else 1."""
+    if name.startswith("pr_lstm:triton-c"):
+        return 2 * int(name.removeprefix("pr_lstm:triton-c"))
+    return 1
 
 
 def _times(tm: dict[str, float]) -> dict[str, float]:
@@ -351,8 +377,8 @@ def training(models: list[str], dtypes: list[str], shapes: list[tuple[int, int]]
                     tm = timeit(step, device, max_iters, budget_s)
                     row.update(_times(tm), steps=tm["n"], tokens_per_s=B * T / tm["median"],
                                peak_bytes=peak_bytes(step, device))
-                except (RuntimeError, MemoryError) as err:
-                    if not is_oom(err) and not graph:
+                except Exception as err:  # noqa: BLE001 - triton/graph errors are reported
+                    if not is_oom(err) and not graph and not name.startswith("pr_lstm:triton"):
                         raise
                     row.update(ms=None, error="out of memory" if is_oom(err) else repr(err)[:300])
                     step = None
@@ -364,6 +390,9 @@ def training(models: list[str], dtypes: list[str], shapes: list[tuple[int, int]]
                     print(f"  train {dname} {name:<20} B={B:<4} T={T:<5} {row['ms']:9.3f} ms "
                           f"{row['tokens_per_s'] / 1e6:8.2f} Mtok/s {_mb(row['peak_bytes'])}"
                           f"  {row.get('speedup_vs_lstm', float('nan')):6.2f}x nn.LSTM speed",
+                          flush=True)
+                else:
+                    print(f"  train {dname} {name:<20} B={B:<4} T={T:<5} {row.get('error')}",
                           flush=True)
                 rows.append(row)
                 del model, step
@@ -392,10 +421,10 @@ def train_memory(models: list[str], dtype: str, batch: int, lengths: list[int], 
                         return model(x)
 
                 row["saved_bytes"] = saved_bytes(fwd)
-            except (RuntimeError, MemoryError) as err:
-                if not is_oom(err):
+            except Exception as err:  # noqa: BLE001 - triton errors are reported
+                if not is_oom(err) and not name.startswith("pr_lstm:triton"):
                     raise
-                row["error"] = "out of memory"
+                row["error"] = "out of memory" if is_oom(err) else repr(err)[:300]
             rows.append(row)
         del model
     return rows
@@ -431,8 +460,21 @@ def gpu_targets(e5: list[dict], train: list[dict], mem: list[dict]) -> dict[str,
     pr = "pr_lstm:triton" if any(r["model"] == "pr_lstm:triton" for r in e5) else \
         "pr_lstm:levelwise"
     res: dict[str, Any] = {"model": pr}
-    f_bf16 = pick(e5, pr, "bf16", batch=1024, T=2048)
-    f_fp32 = pick(e5, pr, "fp32", batch=1024, T=2048)
+    fwd_models = sorted({r["model"] for r in e5 if r["model"].startswith(pr)})
+
+    def best(dtype: str) -> dict | None:  # fastest forward among pr and its chunk variants
+        rows = [r for m in fwd_models if (r := pick(e5, m, dtype, batch=1024, T=2048))]
+        return min(rows, key=lambda r: r["ms"]) if rows else None
+
+    f_bf16, f_fp32 = best("bf16"), best("fp32")
+    for m in fwd_models:
+        r = pick(e5, m, "bf16", batch=1024, T=2048)
+        if r:
+            res[f"forward_B1024_T2048_bf16_ms[{m}]"] = r["ms"]
+    if f_bf16:
+        res["forward_model_bf16"] = f_bf16["model"]
+    if f_fp32:
+        res["forward_model_fp32"] = f_fp32["model"]
     lstm_bf16 = pick(e5, "lstm", "bf16", batch=1024, T=2048)
     lstm_fp32 = pick(e5, "lstm", "fp32", batch=1024, T=2048)
     if f_bf16:
@@ -472,6 +514,8 @@ def print_targets(res: dict[str, Any]) -> None:
             print(f"  {'PASS' if v else 'FAIL'}  {k}")
         elif isinstance(v, float):
             print(f"        {k} = {v:.4g}")
+        elif isinstance(v, str) and k != "model":
+            print(f"        {k} = {v}")
 
 
 # --------------------------------------------------------------------------------- issue 2
@@ -561,23 +605,33 @@ def issue2(device: torch.device, hidden: int, R: int, batch: int, T: int,
 # ---------------------------------------------------------------------------------- tiles
 def sweep_tiles(device: torch.device, hidden: int, R: int, budget_s: float
                 ) -> list[dict[str, Any]]:
-    """Forward B1024 T512 bf16 and a B16 T4096 training step per Triton tile candidate."""
-    candidates = ["64,32,64,8,3", "128,32,64,8,3", "128,32,32,8,3", "64,64,32,8,3",
-                  "64,32,32,4,2", "64,16,64,4,3"]
+    """Triton launch candidates: per-round tiles (forward B1024 T512 bf16 and a B16 T4096
+    training step), then chunk sizes and chunk-kernel tiles (forward only)."""
+    candidates = [("PRLSTM_TRITON_TILES", t, "pr_lstm:triton") for t in
+                  ("64,32,64,8,3", "128,32,64,8,3", "128,32,32,8,3", "64,64,32,8,3",
+                   "64,32,32,4,2", "64,16,64,4,3")]
+    candidates += [("", "", f"pr_lstm:triton-c{c}") for c in (4, 8, 16, 32, 64)]
+    candidates += [("PRLSTM_TRITON_CHUNK_TILES", t, "pr_lstm:triton-c16") for t in
+                   ("64,16,64,8,1", "64,32,32,8,1", "128,16,32,8,1", "32,32,32,4,1")]
     rows = []
-    for tiles in candidates:
-        os.environ["PRLSTM_TRITON_TILES"] = tiles
+    for var, tiles, model in candidates:
+        if var:
+            os.environ[var] = tiles
+        row: dict[str, Any] = {"model": model, "env": f"{var}={tiles}" if var else ""}
         try:
-            e5 = inference_curves(["pr_lstm:triton"], ["bf16"], [512], 1024, hidden, R, device,
-                                  20, budget_s)
-            tr = training(["pr_lstm:triton"], ["bf16"], [(16, 4096)], hidden, R, device, 10,
-                          budget_s)
-            rows.append({"tiles": tiles, "forward_ms": e5[0].get("ms"),
-                         "train_ms": tr[0].get("ms")})
+            e5 = inference_curves([model], ["bf16"], [512], 1024, hidden, R, device, 20,
+                                  budget_s)
+            row["forward_ms"] = e5[0].get("ms")
+            if model == "pr_lstm:triton":
+                tr = training([model], ["bf16"], [(16, 4096)], hidden, R, device, 10,
+                              budget_s)
+                row["train_ms"] = tr[0].get("ms")
         except Exception as err:  # noqa: BLE001 - a candidate may not compile
-            rows.append({"tiles": tiles, "error": repr(err)[:300]})
-        print(f"  tiles {tiles}: {rows[-1]}", flush=True)
-    os.environ.pop("PRLSTM_TRITON_TILES", None)
+            row["error"] = repr(err)[:300]
+        finally:
+            os.environ.pop(var, None) if var else None
+        rows.append(row)
+        print(f"  {row}", flush=True)
     return rows
 
 
@@ -648,6 +702,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, help="E5 batch (default 1024 on CUDA)")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--refinements", type=int, default=1)
+    ap.add_argument("--chunk", type=int, default=16,
+                    help="also time the Triton forward with chunk kernels of this size in E5 "
+                         "(model pr_lstm:triton-c<C>; 0 = off; needs pr_lstm:triton)")
     ap.add_argument("--budget", type=float, help="seconds of timing per point")
     ap.add_argument("--threads", type=int,
                     help="torch CPU threads (default: torch's; 1 with --quick on CPU)")
@@ -719,7 +776,9 @@ def main(argv: list[str] | None = None) -> int:
                                       "position; bf16 = autocast with fp32 parameters")
     print(f"device {payload['config']['device_name']}, H={hidden}, R={args.refinements}, "
           f"models {models}, dtypes {dtypes}", flush=True)
-    payload["inference"] = inference_curves(models, dtypes, lengths, batch, hidden,
+    e5_models = with_chunk_models(models, args.chunk)
+    payload["config"]["e5_models"] = e5_models
+    payload["inference"] = inference_curves(e5_models, dtypes, lengths, batch, hidden,
                                             args.refinements, device, max_iters, budget)
     write_json_atomic(out, payload)  # partial results survive a later failure
     payload["training"] = training(models, dtypes, shapes, hidden, args.refinements, device,

@@ -102,6 +102,81 @@ def test_bf16_autocast_matches_reference(R: int) -> None:
                 assert err <= max(3.0 * err_torch, 2e-2 * scale), (name, T, i, err, err_torch)
 
 
+# On CUDA every (R, levels, dtype) is a kernel compile of several seconds: few, long cases.
+CHUNK_LENGTHS = [1, 5, 9, 33] if not CUDA else [1, 5, 1000]
+CHUNKS = (2, 8, 64) if not CUDA else (16,)
+
+
+@pytest.mark.parametrize("R", [0, 1, 2] if not CUDA else [1, 2])
+def test_chunk_kernels_match_per_round_scan(R: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunk kernels run (counted) and give the per-round scan's numbers (bit-exact on CPU)."""
+    from prlstm.ops.triton import chunk as chunk_mod
+    from prlstm.ops.triton.rounds import Weights
+    from prlstm.ops.triton.tree import scan_fwd
+
+    calls: list[str] = []
+    for name in ("chunk_up", "chunk_down"):
+        real = getattr(chunk_mod, name)
+        monkeypatch.setattr(chunk_mod, name,
+                            lambda *a, _r=real, _n=name: (calls.append(_n), _r(*a))[1])
+    cell = _cell(R)
+    lins = [cell.merge, *cell.refine]
+    wts = Weights.build([m.weight.detach() for m in lins], [m.bias.detach() for m in lins])
+    for T in CHUNK_LENGTHS:
+        x, _ = _inputs(T)
+        h0, c0 = (t.detach().contiguous() for t in cell.leaf_state(x))
+        want = scan_fwd(wts, h0, c0, 0)
+        for chunk in CHUNKS:
+            calls.clear()
+            got = scan_fwd(wts, h0, c0, chunk)
+            assert calls == ([] if T == 1 else ["chunk_up", "chunk_down"]), (T, chunk)
+            for i, (a, b) in enumerate(zip(got[:2], want[:2], strict=True)):
+                if CUDA:
+                    torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+                else:
+                    assert torch.equal(a, b), (T, chunk, i, (a - b).abs().max().item())
+            n_roots = T - bin(T).count("1")  # the used part of the roots buffer
+            for a, b in zip(got[2:], want[2:], strict=True):
+                torch.testing.assert_close(a[:, :n_roots], b[:, :n_roots], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("R", [0, 1] if not CUDA else [1])
+def test_chunked_op_values_and_gradients_match_reference(R: int) -> None:
+    """The op with chunk kernels in its forward, fp32 and bf16, against ``reference``."""
+    cell = _cell(R)
+    chunked = tri.make_combine(cell, chunk=CHUNKS[-1] if CUDA else 4)
+    for T in CHUNK_LENGTHS[1:]:
+        x, w = _inputs(T)
+        ref = _run(cell, x, lambda l: reference.scan(cell.combine, l), w)
+        got = _run(cell, x, lambda l: tri.scan(chunked, l), w)
+        for i, (a, b) in enumerate(zip(got, ref, strict=True)):
+            scale = max(1.0, b.abs().max().item())
+            torch.testing.assert_close(a, b, atol=FP32_TOL * scale, rtol=0,
+                                       msg=lambda m, i=i, t=T: f"T={t} #{i}: {m}")
+        plain = _run(cell, x, lambda l: tri.scan(tri.make_combine(cell, chunk=0), l), w,
+                     autocast=True)
+        bf16 = _run(cell, x, lambda l: tri.scan(chunked, l), w, autocast=True)
+        for a, b in zip(bf16, plain, strict=True):
+            torch.testing.assert_close(a, b, atol=1e-5 * max(1.0, b.abs().max().item()), rtol=0)
+
+
+def test_chunk_size_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prlstm.ops.triton.config import chunk_size
+
+    monkeypatch.delenv("PRLSTM_TRITON_CHUNK", raising=False)
+    assert chunk_size() == 0 and chunk_size(16) == 16
+    monkeypatch.setenv("PRLSTM_TRITON_CHUNK", "32")
+    assert chunk_size() == 32 and tri.make_combine(_cell(0)).chunk == 32
+    for bad in ("12", "1", "-4", "x"):
+        monkeypatch.setenv("PRLSTM_TRITON_CHUNK", bad)
+        with pytest.raises(ValueError, match="PRLSTM_TRITON_CHUNK"):
+            chunk_size()
+    with pytest.raises(ValueError, match="chunk must be 0 or a power of two >= 2, got 3"):
+        chunk_size(3)
+    with pytest.raises(TypeError, match="chunk must be an int"):
+        chunk_size(4.0)  # type: ignore[arg-type]
+
+
 def test_bf16_dtypes_follow_autocast() -> None:
     cell = _cell(1)
     x, _ = _inputs(5)

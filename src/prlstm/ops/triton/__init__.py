@@ -7,8 +7,11 @@
   (``prlstm::lstm_tree_scan``): the same rounds as :mod:`prlstm.ops.levelwise`, each reading
   and writing strided views of preallocated buffers, and a backward that replays the rounds
   in reverse, recomputing one round at a time (saved memory: leaves, roots, outputs —
-  linear in T). Any other combine (``rnn``/``gru`` cells, unsupported dtypes) falls back to
-  :func:`prlstm.ops.levelwise.scan` with ``cell.combine``.
+  linear in T). With ``chunk = C`` the forward runs the bottom ``log2 C`` levels of each sweep
+  as one launch per sweep (:mod:`prlstm.ops.triton.chunk`, the chunked form of model.md §4;
+  same combines, same numbers; off by default, unmeasured on a GPU). Any other combine
+  (``rnn``/``gru`` cells, unsupported dtypes) falls back to :func:`prlstm.ops.levelwise.scan`
+  with ``cell.combine``.
 
 GEMM operands are fp32 or bf16/fp16 (autocast's dtype when autocast is on), accumulation
 and the cell state ``c`` are fp32 inside the op; returned ``c`` has the dtype the torch
@@ -26,7 +29,7 @@ from torch import Tensor
 from prlstm.cells import CombineCell, State
 from prlstm.ops import levelwise
 from prlstm.ops.common import Combine
-from prlstm.ops.triton.config import interpreting
+from prlstm.ops.triton.config import chunk_size, interpreting
 
 __all__ = ["FusedCombine", "available", "make_combine", "scan"]
 
@@ -52,10 +55,13 @@ class FusedCombine:
     """``cell.combine`` as fused Triton kernels (``lstm`` cells; others delegate).
 
     Reads the cell's parameters at every call, so it stays valid while they train.
+    ``chunk`` (see :func:`~prlstm.ops.triton.config.chunk_size`) selects the forward's chunk
+    kernels in :meth:`tree_scan`; ``None`` reads ``PRLSTM_TRITON_CHUNK`` (default 0, off).
     """
 
-    def __init__(self, cell: CombineCell) -> None:
+    def __init__(self, cell: CombineCell, chunk: int | None = None) -> None:
         self.cell = cell
+        self.chunk = chunk_size(chunk)
         self.fused = cell.cell == "lstm"
         if self.fused:
             import prlstm.ops.triton.ops  # noqa: F401  (registers the custom ops)
@@ -92,13 +98,17 @@ class FusedCombine:
         h0, c0 = leaves
         weights, biases = self._params(dt)
         out_h, out_c, _, _ = torch.ops.prlstm.lstm_tree_scan(
-            h0.to(dt), c0.to(torch.float32), weights, biases)
+            h0.to(dt), c0.to(torch.float32), weights, biases, self.chunk)
         return out_h, out_c.to(c0.dtype)
 
 
-def make_combine(cell: CombineCell) -> Combine:
-    """A drop-in replacement for ``cell.combine`` running fused Triton kernels."""
-    return FusedCombine(cell)
+def make_combine(cell: CombineCell, chunk: int | None = None) -> Combine:
+    """A drop-in replacement for ``cell.combine`` running fused Triton kernels.
+
+    ``chunk``: chunk size of the whole-scan op's chunk kernels (0 = one launch per round;
+    ``None`` reads ``PRLSTM_TRITON_CHUNK``, default 0).
+    """
+    return FusedCombine(cell, chunk)
 
 
 def scan(combine: Combine, leaves: State, schedule: str = "tree") -> State:

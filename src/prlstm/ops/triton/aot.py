@@ -2,8 +2,9 @@
 
 Triton compiles to PTX and cubin on any machine; this module does so for each kernel variant
 the backend launches (merge/refinement, with/without stored pre-activations, each backward
-flavour) with the tiles :func:`~prlstm.ops.triton.config.tiles` would pick, and reports
-registers, stack (spills) and shared memory per kernel. It catches errors the CPU
+flavour, the chunk kernels) with the tiles :func:`~prlstm.ops.triton.config.tiles` (or
+``chunk_tiles``) would pick, and reports registers, stack (spills) and shared memory per
+kernel. It catches errors the CPU
 interpreter cannot (layouts, register pressure, ``tl.dot`` constraints)::
 
     python -m prlstm.ops.triton.aot --arch 90 --hidden 256 --dtype bf16
@@ -24,10 +25,10 @@ from typing import Any
 
 import torch
 
-from prlstm.ops.triton.config import Tiles, dot_precision, interpreting, tiles
+from prlstm.ops.triton.config import Tiles, chunk_tiles, dot_precision, interpreting, tiles
 
 _TY = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
-_NOT_DIVISIBLE = ("rows", "m")
+_NOT_DIVISIBLE = ("rows", "m", "B", "T", "n_chunks")
 
 
 def _variants(ty: str) -> list[tuple[str, str, dict[str, str], dict[str, Any]]]:
@@ -46,6 +47,12 @@ def _variants(ty: str) -> list[tuple[str, str, dict[str, str], dict[str, Any]]]:
                         bwd_ptrs, {"NC": nc, "HAS_DH": has_dh, "HAS_NEXT": not has_dh,
                                    "ACC": acc}))
     out.append(("input_grad", "input_grad_kernel", {"*": "fp32", "dz_ptr": ty, "w_ptr": ty}, {}))
+    chunk_ptrs = {"*": ty, "c0_ptr": "fp32", "rc_ptr": "fp32", "oc_ptr": "fp32",
+                  "b0_ptr": "fp32", "br_ptr": "fp32", "sc_ptr": "fp32"}
+    for name in ("up", "down"):
+        for R in (0, 1, 2):
+            out.append((f"chunk_{name} R={R} C=16", f"lstm_chunk_{name}_kernel", chunk_ptrs,
+                        {"R": R, "LEVELS": 4, "EVEN_K": True}))
     return out
 
 
@@ -74,19 +81,20 @@ def check(arch: int = 90, hidden: int = 256, dtype: torch.dtype = torch.bfloat16
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from prlstm.ops.triton import bwd, fwd
+    from prlstm.ops.triton import bwd, chunk, fwd
 
-    kernels = {"lstm_stage_fwd_kernel": fwd.lstm_stage_fwd_kernel,
+    kernels = {"lstm_chunk_up_kernel": chunk.lstm_chunk_up_kernel,
+               "lstm_chunk_down_kernel": chunk.lstm_chunk_down_kernel,
+               "lstm_stage_fwd_kernel": fwd.lstm_stage_fwd_kernel,
                "lstm_stage_bwd_kernel": bwd.lstm_stage_bwd_kernel,
                "input_grad_kernel": bwd.input_grad_kernel}
-    tile = tile or tiles(hidden, dtype)
     ty = _TY[dtype]
-    common = {"DOT_F32": False, "PRECISION": dot_precision(dtype), "BM": tile.bm,
-              "BN": tile.bn, "BK": tile.bk}
     results = []
     for label, name, ptrs, const in _variants(ty):
         kernel = kernels[name]
-        const = {**const, **common}
+        tile_k = tile or (chunk_tiles if "chunk" in name else tiles)(hidden, dtype)
+        const = {**const, "DOT_F32": False, "PRECISION": dot_precision(dtype), "BM": tile_k.bm,
+                 "BN": tile_k.bn, "BK": tile_k.bk}
         sig, attrs = {}, {}
         for i, arg in enumerate(kernel.arg_names):
             if arg in const:
@@ -99,9 +107,9 @@ def check(arch: int = 90, hidden: int = 256, dtype: torch.dtype = torch.bfloat16
         compiled = triton.compile(ASTSource(fn=kernel, signature=sig, constexprs=const,
                                             attrs=attrs),
                                   target=GPUTarget("cuda", arch, 32),
-                                  options={"num_warps": tile.num_warps,
-                                           "num_stages": tile.num_stages})
-        results.append({"kernel": label, "dtype": ty, "tiles": tuple(tile),
+                                  options={"num_warps": tile_k.num_warps,
+                                           "num_stages": tile_k.num_stages})
+        results.append({"kernel": label, "dtype": ty, "tiles": tuple(tile_k),
                         "resources": _resources(compiled.asm["cubin"]),
                         "shared_bytes": compiled.metadata.shared,
                         "tensor_cores": "wgmma" in compiled.asm["ptx"] or

@@ -47,6 +47,49 @@ def tiles(hidden: int, dtype: torch.dtype) -> Tiles:
     return Tiles(64, bn, bk, 8, 3)
 
 
+def chunk_tiles(hidden: int, dtype: torch.dtype) -> Tiles:
+    """Tiles of the chunk kernels (:mod:`prlstm.ops.triton.chunk`).
+
+    Their programs loop over unit tiles, levels and stages, so they need more registers than
+    a per-round launch: ``BN = 16``, ``BK = 32`` (bf16; 16 for fp32), 8 warps and no software
+    pipelining compile for sm_90 at H = 256 without spills in bf16 (180 registers at R = 1;
+    wider tiles spilled in the AOT check) and with at most 40 bytes of spill in fp32.
+    ``PRLSTM_TRITON_CHUNK_TILES="bm,bn,bk,warps,stages"`` overrides them.
+    """
+    if interpreting():
+        return Tiles(16, 16, 16, 1, 1)
+    env = os.environ.get("PRLSTM_TRITON_CHUNK_TILES")
+    if env:
+        bm, bn, bk, warps, stages = (int(v) for v in env.split(","))
+        return Tiles(bm, bn, bk, warps, stages)
+    bk = 32 if dtype in (torch.bfloat16, torch.float16) else 16  # fp32 dots use more registers
+    return Tiles(64, 16, min(bk, max(16, 1 << (hidden - 1).bit_length())), 8, 1)
+
+
+def chunk_size(chunk: int | None = None) -> int:
+    """Chunk size of the chunk kernels: ``chunk`` if given, else ``PRLSTM_TRITON_CHUNK``, else 0.
+
+    0 (the default) runs every level as its own round; a power of two ``C >= 2`` runs the bottom
+    ``log2 C`` levels of each sweep in one launch (:mod:`prlstm.ops.triton.chunk`). Off by
+    default until a GPU measurement shows where it wins (``benchmarks/speed.py`` times both).
+    """
+    if chunk is None:
+        env = os.environ.get("PRLSTM_TRITON_CHUNK", "0").strip() or "0"
+        try:
+            chunk = int(env)
+        except ValueError:
+            raise ValueError(f"PRLSTM_TRITON_CHUNK must be 0 or a power of two >= 2, "
+                             f"got {env!r}") from None
+        name = "PRLSTM_TRITON_CHUNK"
+    else:
+        name = "chunk"
+    if isinstance(chunk, bool) or not isinstance(chunk, int):
+        raise TypeError(f"{name} must be an int, got {type(chunk).__name__}")
+    if chunk != 0 and (chunk < 2 or chunk & (chunk - 1)):
+        raise ValueError(f"{name} must be 0 or a power of two >= 2, got {chunk}")
+    return chunk
+
+
 def dot_precision(dtype: torch.dtype) -> str:
     """``tl.dot`` input precision: fp32 follows ``torch.backends.cuda.matmul.allow_tf32``.
 

@@ -22,7 +22,7 @@ from prlstm.ops.triton.config import Tiles, interpreting
 @triton.jit
 def _gemm_source(acc_i, acc_g, acc_o, acc_1, acc_2, x_ptr, x_off, wt_ptr, k_base, n, H, GH,
                  NC: tl.constexpr, EVEN_K: tl.constexpr, DOT_F32: tl.constexpr,
-                 PRECISION: tl.constexpr, BK: tl.constexpr):
+                 PRECISION: tl.constexpr, CACHE: tl.constexpr, BK: tl.constexpr):
     """Add ``x (BM, H) @ W^T[k_base : k_base + H, gate columns of units n]`` per gate.
 
     Rows ``x_off`` and units ``n`` are clamped in range by the caller, so only the reduction
@@ -33,14 +33,14 @@ def _gemm_source(acc_i, acc_g, acc_o, acc_1, acc_2, x_ptr, x_off, wt_ptr, k_base
     w_ptrs = wt_ptr + (k_base + kk)[:, None] * GH + n[None, :]  # (BK, BN)
     for k0 in range(0, H, BK):
         if EVEN_K:
-            a = tl.load(a_ptrs)
+            a = tl.load(a_ptrs, cache_modifier=CACHE)
             w_i = tl.load(w_ptrs)
             w_g = tl.load(w_ptrs + H)
             w_o = tl.load(w_ptrs + 2 * H)
             w_1 = tl.load(w_ptrs + 3 * H)
         else:
             kmask = (k0 + kk) < H
-            a = tl.load(a_ptrs, mask=kmask[None, :], other=0.0)
+            a = tl.load(a_ptrs, mask=kmask[None, :], other=0.0, cache_modifier=CACHE)
             w_i = tl.load(w_ptrs, mask=kmask[:, None], other=0.0)
             w_g = tl.load(w_ptrs + H, mask=kmask[:, None], other=0.0)
             w_o = tl.load(w_ptrs + 2 * H, mask=kmask[:, None], other=0.0)
@@ -61,6 +61,58 @@ def _gemm_source(acc_i, acc_g, acc_o, acc_1, acc_2, x_ptr, x_off, wt_ptr, k_base
 
 
 @triton.jit
+def stage_tile(x1_ptr, x1_off, x2_ptr, x2_off, c1_ptr, c1_off, c2_ptr, c2_off, wt_ptr, b_ptr,
+               h_ptr, h_off, c_ptr, c_off, z_ptr, z_off, rmask, n, H,
+               NC: tl.constexpr, STORE_Z: tl.constexpr, EVEN_K: tl.constexpr,
+               DOT_F32: tl.constexpr, PRECISION: tl.constexpr, CACHE: tl.constexpr,
+               BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+    """One stage on a ``(BM rows, BN units)`` tile: gate GEMMs, then the epilogue.
+
+    ``*_off`` are ``(BM,)`` int64 element offsets of the rows in each operand; the input
+    offsets must address real rows (callers clamp them), ``rmask`` masks the stores.
+    ``CACHE`` is the cache modifier of the state loads (``".cg"`` when the same kernel wrote
+    them). Stores ``z`` (rows at ``z_off``, ``G * H`` wide) when ``STORE_Z``.
+    """
+    nmask = n < H
+    n_ld = tl.minimum(n, H - 1)  # clamped: loads need no masks, stores are masked
+    mask = rmask[:, None] & nmask[None, :]
+    GH = (3 + NC) * H
+    acc_i = tl.zeros((BM, BN), dtype=tl.float32)
+    acc_g = tl.zeros((BM, BN), dtype=tl.float32)
+    acc_o = tl.zeros((BM, BN), dtype=tl.float32)
+    acc_1 = tl.zeros((BM, BN), dtype=tl.float32)
+    acc_2 = tl.zeros((BM, BN), dtype=tl.float32)
+    acc_i, acc_g, acc_o, acc_1, acc_2 = _gemm_source(
+        acc_i, acc_g, acc_o, acc_1, acc_2, x1_ptr, x1_off, wt_ptr, 0, n_ld, H, GH, NC, EVEN_K,
+        DOT_F32, PRECISION, CACHE, BK)
+    if NC == 2:
+        acc_i, acc_g, acc_o, acc_1, acc_2 = _gemm_source(
+            acc_i, acc_g, acc_o, acc_1, acc_2, x2_ptr, x2_off, wt_ptr, H, n_ld, H, GH, NC,
+            EVEN_K, DOT_F32, PRECISION, CACHE, BK)
+    z_i = acc_i + tl.load(b_ptr + n_ld)[None, :]
+    z_g = acc_g + tl.load(b_ptr + H + n_ld)[None, :]
+    z_o = acc_o + tl.load(b_ptr + 2 * H + n_ld)[None, :]
+    z_1 = acc_1 + tl.load(b_ptr + 3 * H + n_ld)[None, :]
+    c1 = tl.load(c1_ptr + c1_off[:, None] + n_ld[None, :], cache_modifier=CACHE)
+    c = sigmoid(z_i) * tanh(z_g) + sigmoid(z_1) * c1.to(tl.float32)  # (BM, BN) fp32
+    if STORE_Z:
+        z_ptrs = z_ptr + z_off[:, None] + n[None, :]
+        tl.store(z_ptrs, z_i, mask=mask)
+        tl.store(z_ptrs + H, z_g, mask=mask)
+        tl.store(z_ptrs + 2 * H, z_o, mask=mask)
+        tl.store(z_ptrs + 3 * H, z_1, mask=mask)
+    if NC == 2:
+        z_2 = acc_2 + tl.load(b_ptr + 4 * H + n_ld)[None, :]
+        c2 = tl.load(c2_ptr + c2_off[:, None] + n_ld[None, :], cache_modifier=CACHE)
+        c = c + sigmoid(z_2) * c2.to(tl.float32)
+        if STORE_Z:
+            tl.store(z_ptr + z_off[:, None] + 4 * H + n[None, :], z_2, mask=mask)
+    h = sigmoid(z_o) * tanh(c)
+    tl.store(h_ptr + h_off[:, None] + n[None, :], h.to(h_ptr.dtype.element_ty), mask=mask)
+    tl.store(c_ptr + c_off[:, None] + n[None, :], c, mask=mask)
+
+
+@triton.jit
 def lstm_stage_fwd_kernel(
     x1_ptr, x1_sb, x1_sj, x2_ptr, x2_sb, x2_sj,  # stage inputs h (B, m, H)
     c1_ptr, c1_sb, c1_sj, c2_ptr, c2_sb, c2_sj,  # stage inputs c (B, m, H)
@@ -75,48 +127,14 @@ def lstm_stage_fwd_kernel(
     """One stage on ``BM`` rows x ``BN`` hidden units (grid: row tiles x unit tiles)."""
     r = tl.program_id(0) * BM + tl.arange(0, BM)
     n = tl.program_id(1) * BN + tl.arange(0, BN)
-    rmask = r < rows
-    nmask = n < H
-    mask = rmask[:, None] & nmask[None, :]
-    GH = (3 + NC) * H
-    acc_i = tl.zeros((BM, BN), dtype=tl.float32)
-    acc_g = tl.zeros((BM, BN), dtype=tl.float32)
-    acc_o = tl.zeros((BM, BN), dtype=tl.float32)
-    acc_1 = tl.zeros((BM, BN), dtype=tl.float32)
-    acc_2 = tl.zeros((BM, BN), dtype=tl.float32)
-    r_ld = tl.minimum(r, rows - 1)  # clamped: loads need no masks, stores are masked
-    n_ld = tl.minimum(n, H - 1)
-    acc_i, acc_g, acc_o, acc_1, acc_2 = _gemm_source(
-        acc_i, acc_g, acc_o, acc_1, acc_2, x1_ptr, row_offsets(r_ld, m, x1_sb, x1_sj), wt_ptr,
-        0, n_ld, H, GH, NC, EVEN_K, DOT_F32, PRECISION, BK)
-    if NC == 2:
-        acc_i, acc_g, acc_o, acc_1, acc_2 = _gemm_source(
-            acc_i, acc_g, acc_o, acc_1, acc_2, x2_ptr, row_offsets(r_ld, m, x2_sb, x2_sj),
-            wt_ptr, H, n_ld, H, GH, NC, EVEN_K, DOT_F32, PRECISION, BK)
-    z_i = acc_i + tl.load(b_ptr + n, mask=nmask, other=0.0)[None, :]
-    z_g = acc_g + tl.load(b_ptr + H + n, mask=nmask, other=0.0)[None, :]
-    z_o = acc_o + tl.load(b_ptr + 2 * H + n, mask=nmask, other=0.0)[None, :]
-    z_1 = acc_1 + tl.load(b_ptr + 3 * H + n, mask=nmask, other=0.0)[None, :]
-    c1 = tl.load(c1_ptr + row_offsets(r, m, c1_sb, c1_sj)[:, None] + n[None, :], mask=mask,
-                 other=0.0).to(tl.float32)
-    c = sigmoid(z_i) * tanh(z_g) + sigmoid(z_1) * c1  # (BM, BN) fp32
-    if STORE_Z:
-        z_ptrs = z_ptr + r.to(tl.int64)[:, None] * GH + n[None, :]
-        tl.store(z_ptrs, z_i, mask=mask)
-        tl.store(z_ptrs + H, z_g, mask=mask)
-        tl.store(z_ptrs + 2 * H, z_o, mask=mask)
-        tl.store(z_ptrs + 3 * H, z_1, mask=mask)
-    if NC == 2:
-        z_2 = acc_2 + tl.load(b_ptr + 4 * H + n, mask=nmask, other=0.0)[None, :]
-        c2 = tl.load(c2_ptr + row_offsets(r, m, c2_sb, c2_sj)[:, None] + n[None, :],
-                     mask=mask, other=0.0).to(tl.float32)
-        c = c + sigmoid(z_2) * c2
-        if STORE_Z:
-            tl.store(z_ptr + r.to(tl.int64)[:, None] * GH + 4 * H + n[None, :], z_2, mask=mask)
-    h = sigmoid(z_o) * tanh(c)
-    tl.store(h_ptr + row_offsets(r, m, h_sb, h_sj)[:, None] + n[None, :],
-             h.to(h_ptr.dtype.element_ty), mask=mask)
-    tl.store(c_ptr + row_offsets(r, m, c_sb, c_sj)[:, None] + n[None, :], c, mask=mask)
+    r_ld = tl.minimum(r, rows - 1)  # clamped rows for the loads
+    stage_tile(x1_ptr, row_offsets(r_ld, m, x1_sb, x1_sj),
+               x2_ptr, row_offsets(r_ld, m, x2_sb, x2_sj),
+               c1_ptr, row_offsets(r_ld, m, c1_sb, c1_sj),
+               c2_ptr, row_offsets(r_ld, m, c2_sb, c2_sj), wt_ptr, b_ptr,
+               h_ptr, row_offsets(r, m, h_sb, h_sj), c_ptr, row_offsets(r, m, c_sb, c_sj),
+               z_ptr, r.to(tl.int64) * ((3 + NC) * H), r < rows, n, H,
+               NC, STORE_Z, EVEN_K, DOT_F32, PRECISION, "", BM, BN, BK)
 
 
 def stage_fwd(xs: tuple[View, ...], cs: tuple[View, ...], wt: Tensor, bias: Tensor,

@@ -2,9 +2,9 @@
 
 Two ops, each with a backward op:
 
-* ``prlstm::lstm_tree_scan(h0, c0, weights, biases)`` — the whole tree scan of one layer
-  (:mod:`prlstm.ops.triton.tree`); returns ``(out_h, out_c, roots_h, roots_c)``, the roots
-  being the workspace its backward needs.
+* ``prlstm::lstm_tree_scan(h0, c0, weights, biases, chunk)`` — the whole tree scan of one
+  layer (:mod:`prlstm.ops.triton.tree`, with the chunk kernels when ``chunk``); returns
+  ``(out_h, out_c, roots_h, roots_c)``, the roots being the workspace its backward needs.
 * ``prlstm::lstm_combine(hl, cl, hr, cr, weights, biases)`` — one batch of combines, a
   drop-in for ``CombineCell.combine`` that any backend's round structure can call.
 
@@ -44,18 +44,23 @@ def _like(t: Tensor) -> Tensor:
 
 # ------------------------------------------------------------------------------- tree scan
 @torch.library.custom_op("prlstm::lstm_tree_scan", mutates_args=())
-def lstm_tree_scan(h0: Tensor, c0: Tensor, weights: list[Tensor], biases: list[Tensor]
-                   ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """All prefix states of leaves ``h0, c0 (B, T, H)``; see the module docstring."""
+def lstm_tree_scan(h0: Tensor, c0: Tensor, weights: list[Tensor], biases: list[Tensor],
+                   chunk: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """All prefix states of leaves ``h0, c0 (B, T, H)``; see the module docstring.
+
+    ``chunk``: 0, or the chunk size of the forward's chunk kernels (same numbers). It has no
+    default on purpose: a defaulted int argument left at its default trips the autograd
+    wrapper's input/gradient structure check in torch 2.13.
+    """
     from prlstm.ops.triton.tree import scan_fwd
 
     with _kernel_context(h0):
         return scan_fwd(Weights.build(weights, biases), h0.contiguous(),
-                        c0.to(_F32).contiguous())
+                        c0.to(_F32).contiguous(), chunk)
 
 
 @lstm_tree_scan.register_fake
-def _(h0: Tensor, c0: Tensor, weights: list[Tensor], biases: list[Tensor]
+def _(h0: Tensor, c0: Tensor, weights: list[Tensor], biases: list[Tensor], chunk: int
       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     dt = weights[0].dtype
     return (h0.new_empty(h0.shape, dtype=dt), h0.new_empty(h0.shape, dtype=_F32),
@@ -85,7 +90,7 @@ def _(h0: Tensor, c0: Tensor, out_h: Tensor, out_c: Tensor, roots_h: Tensor, roo
 
 
 def _scan_setup(ctx: object, inputs: tuple, output: tuple) -> None:
-    h0, c0, weights, biases = inputs
+    h0, c0, weights, biases, _chunk = inputs
     ctx.n_w = len(weights)  # type: ignore[attr-defined]
     ctx.save_for_backward(h0, c0, *output, *weights, *biases)  # type: ignore[attr-defined]
 
@@ -102,7 +107,7 @@ def _scan_backward(ctx: object, g_h: Tensor | None, g_c: Tensor | None, _g_rh: o
     grads = torch.ops.prlstm.lstm_tree_scan_bwd(
         h0, c0, out_h, out_c, roots_h, roots_c, _zeros_if_none(g_h, out_h),
         _zeros_if_none(g_c, out_c), weights, biases)
-    return grads[0], grads[1], list(grads[2 : 2 + n_w]), list(grads[2 + n_w :])
+    return grads[0], grads[1], list(grads[2 : 2 + n_w]), list(grads[2 + n_w :]), None
 
 
 lstm_tree_scan.register_autograd(_scan_backward, setup_context=_scan_setup)

@@ -47,6 +47,15 @@ class Weights:
         return cls(w, [x.t().contiguous() for x in w], [b.float().contiguous() for b in biases],
                    H, tiles(H, dtype), dot_precision(dtype))
 
+    def stacked_refinements(self) -> tuple[Tensor, Tensor]:
+        """Refinements' ``W^T`` stacked ``(R, H, 4H)`` and biases ``(R, 4H)``.
+
+        With ``R = 0`` returns the merge's (never read), so kernels always get real pointers.
+        """
+        if len(self.w) == 1:
+            return self.wt[0], self.b[0]
+        return torch.stack(self.wt[1:]), torch.stack(self.b[1:])
+
     @property
     def dtype(self) -> torch.dtype:
         """The GEMM dtype (of h and the weights)."""

@@ -80,12 +80,15 @@ def _down_views(lay: _Layout, k: int, n_new: int) -> tuple[Pair, Pair, Pair]:
     return left, right, dest
 
 
-def scan_fwd(wts: Weights, h0: Tensor, c0: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def scan_fwd(wts: Weights, h0: Tensor, c0: Tensor, chunk: int = 0
+             ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Prefix states of leaves ``h0`` (GEMM dtype), ``c0`` (fp32), both ``(B, T, H)``.
 
     Returns ``(out_h, out_c, roots_h, roots_c)``: all outputs ``(B, T, H)`` (h in the GEMM
     dtype, c fp32) and the up-sweep roots ``(B, T, H)`` (the first ``T - popcount(T)``
-    blocks used), which the backward needs.
+    blocks used), which the backward needs. ``chunk`` (a power of two ``>= 2``; 0 = off) runs
+    the bottom ``log2 chunk`` levels of both sweeps as one chunk kernel each
+    (:mod:`prlstm.ops.triton.chunk`, ``h0``/``c0`` contiguous); same combines, same numbers.
     """
     B, T, H = h0.shape
     kw = {"device": h0.device}
@@ -94,7 +97,12 @@ def scan_fwd(wts: Weights, h0: Tensor, c0: Tensor) -> tuple[Tensor, Tensor, Tens
     out = (torch.empty(B, T, H, dtype=h0.dtype, **kw),
            torch.empty(B, T, H, dtype=torch.float32, **kw))
     lay = _Layout((h0, c0), roots, out)
-    for k in range(1, lay.top + 1):
+    levels = min(chunk.bit_length() - 1, lay.top) if chunk > 1 else 0
+    if levels:
+        from prlstm.ops.triton.chunk import chunk_up
+
+        chunk_up(wts, h0, c0, roots, levels)  # phase 1: levels 1..levels
+    for k in range(levels + 1, lay.top + 1):
         n = T >> k
         round_fwd(wts, B, n, lay.level(k - 1, slice(0, 2 * n, 2)),
                   lay.level(k - 1, slice(1, 2 * n, 2)), lay.level(k))
@@ -103,8 +111,13 @@ def scan_fwd(wts: Weights, h0: Tensor, c0: Tensor) -> tuple[Tensor, Tensor, Tens
         for i in range(2):
             out[i][:, (1 << k) - 1] = first[i].t[:, 0]
     for k, n_new in _down_rounds(T):
-        left, right, dest = _down_views(lay, k, n_new)
-        round_fwd(wts, B, n_new, left, right, dest)
+        if k >= levels:
+            left, right, dest = _down_views(lay, k, n_new)
+            round_fwd(wts, B, n_new, left, right, dest)
+    if levels:
+        from prlstm.ops.triton.chunk import chunk_down
+
+        chunk_down(wts, h0, c0, roots, out, levels)  # phase 3: levels levels-1..0
     return out[0], out[1], roots[0], roots[1]
 
 
