@@ -314,3 +314,33 @@ def test_kernels_compile_for_sm90_without_spills() -> None:
     res = subprocess.run([sys.executable, "-m", "prlstm.ops.triton.aot", "--dtype", "bf16"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_first_blocks_copy_and_gradient_add() -> None:
+    """``copy_firsts``/``add_firsts`` against the per-level loop they replace."""
+    from prlstm.ops.triton.firsts import add_firsts, copy_firsts
+    from prlstm.ops.triton.tree import level_offsets
+
+    torch.manual_seed(0)
+    for T in (1, 2, 13, 16):
+        bufs = [torch.randn(B, T, 20, device=DEV) for _ in range(6)]
+        leaves, roots, out = (bufs[0], bufs[1]), (bufs[2], bufs[3]), (bufs[4], bufs[5])
+        starts = [0, *level_offsets(T)]  # position of each level's first root
+        sources = [leaves] + [roots] * (len(starts) - 1)
+        want_out = [t.clone() for t in out]
+        for k, (src, a) in enumerate(zip(sources, starts, strict=True)):
+            for i in range(2):
+                want_out[i][:, (1 << k) - 1] = src[i][:, a]
+        got_out = tuple(t.clone() for t in out)
+        copy_firsts(leaves, roots, got_out)
+        for got, want in zip(got_out, want_out, strict=True):
+            torch.testing.assert_close(got, want, atol=0, rtol=0)
+        want_src = [t.clone() for t in (*leaves, *roots)]
+        for k, a in enumerate(starts):
+            for i in range(2):
+                want_src[i + (2 if k else 0)][:, a] += out[i][:, (1 << k) - 1]
+        add_firsts(leaves, roots, out)
+        for got, want in zip((*leaves, *roots), want_src, strict=True):
+            torch.testing.assert_close(got, want, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="contiguous"):
+        copy_firsts(leaves, roots, (out[0].transpose(0, 1), out[1]))

@@ -53,6 +53,10 @@ def _variants(ty: str) -> list[tuple[str, str, dict[str, str], dict[str, Any]]]:
         for R in (0, 1, 2):
             out.append((f"chunk_{name} R={R} C=16", f"lstm_chunk_{name}_kernel", chunk_ptrs,
                         {"R": R, "LEVELS": 4, "EVEN_K": True}))
+    for add in (False, True):
+        ptrs = {"*": "fp32"} if add else {"*": ty, "leaf_c_ptr": "fp32", "roots_c_ptr": "fp32",
+                                          "out_c_ptr": "fp32"}
+        out.append((f"firsts add={add}", "firsts_kernel", ptrs, {"ADD": add, "BLOCK": 256}))
     return out
 
 
@@ -81,9 +85,10 @@ def check(arch: int = 90, hidden: int = 256, dtype: torch.dtype = torch.bfloat16
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from prlstm.ops.triton import bwd, chunk, fwd
+    from prlstm.ops.triton import bwd, chunk, firsts, fwd
 
-    kernels = {"lstm_chunk_up_kernel": chunk.lstm_chunk_up_kernel,
+    kernels = {"firsts_kernel": firsts.firsts_kernel,
+               "lstm_chunk_up_kernel": chunk.lstm_chunk_up_kernel,
                "lstm_chunk_down_kernel": chunk.lstm_chunk_down_kernel,
                "lstm_stage_fwd_kernel": fwd.lstm_stage_fwd_kernel,
                "lstm_stage_bwd_kernel": bwd.lstm_stage_bwd_kernel,
@@ -93,8 +98,9 @@ def check(arch: int = 90, hidden: int = 256, dtype: torch.dtype = torch.bfloat16
     for label, name, ptrs, const in _variants(ty):
         kernel = kernels[name]
         tile_k = tile or (chunk_tiles if "chunk" in name else tiles)(hidden, dtype)
-        const = {**const, "DOT_F32": False, "PRECISION": dot_precision(dtype), "BM": tile_k.bm,
-                 "BN": tile_k.bn, "BK": tile_k.bk}
+        common = {"DOT_F32": False, "PRECISION": dot_precision(dtype), "BM": tile_k.bm,
+                  "BN": tile_k.bn, "BK": tile_k.bk}
+        const = {**const, **{k: v for k, v in common.items() if k in kernel.arg_names}}
         sig, attrs = {}, {}
         for i, arg in enumerate(kernel.arg_names):
             if arg in const:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from prlstm.ops.triton.common import View, view3
+from prlstm.ops.triton.firsts import add_firsts, copy_firsts
 from prlstm.ops.triton.rounds import Pair, Weights, round_bwd, round_fwd
 
 
@@ -86,9 +87,9 @@ def scan_fwd(wts: Weights, h0: Tensor, c0: Tensor, chunk: int = 0
 
     Returns ``(out_h, out_c, roots_h, roots_c)``: all outputs ``(B, T, H)`` (h in the GEMM
     dtype, c fp32) and the up-sweep roots ``(B, T, H)`` (the first ``T - popcount(T)``
-    blocks used), which the backward needs. ``chunk`` (a power of two ``>= 2``; 0 = off) runs
-    the bottom ``log2 chunk`` levels of both sweeps as one chunk kernel each
-    (:mod:`prlstm.ops.triton.chunk`, ``h0``/``c0`` contiguous); same combines, same numbers.
+    blocks used), which the backward needs. ``h0``/``c0`` must be contiguous. ``chunk`` (a
+    power of two ``>= 2``; 0 = off) runs the bottom ``log2 chunk`` levels of both sweeps as one
+    chunk kernel each (:mod:`prlstm.ops.triton.chunk`); same combines, same numbers.
     """
     B, T, H = h0.shape
     kw = {"device": h0.device}
@@ -106,10 +107,7 @@ def scan_fwd(wts: Weights, h0: Tensor, c0: Tensor, chunk: int = 0
         n = T >> k
         round_fwd(wts, B, n, lay.level(k - 1, slice(0, 2 * n, 2)),
                   lay.level(k - 1, slice(1, 2 * n, 2)), lay.level(k))
-    for k in range(lay.top + 1):
-        first = lay.level(k, slice(0, 1))
-        for i in range(2):
-            out[i][:, (1 << k) - 1] = first[i].t[:, 0]
+    copy_firsts((h0, c0), roots, out)  # out[2**k - 1] = first root of level k
     for k, n_new in _down_rounds(T):
         if k >= levels:
             left, right, dest = _down_views(lay, k, n_new)
@@ -139,10 +137,7 @@ def scan_bwd(wts: Weights, h0: Tensor, c0: Tensor, out: tuple[Tensor, Tensor],
         left, right, dest = _down_views(lay, k, n_new)
         g_left, g_right, g_dest = _down_views(glay, k, n_new)
         round_bwd(wts, B, n_new, left, right, g_dest, g_left, g_right, g_w, g_b)
-    for k in range(lay.top + 1):
-        g_first = glay.level(k, slice(0, 1))
-        for i in range(2):
-            g_first[i].t[:, 0] += g_o[i][:, (1 << k) - 1]
+    add_firsts(g_l, g_r, g_o)  # the first roots' share of the outputs' gradients
     for k in range(lay.top, 0, -1):
         n = T >> k
         even, odd = slice(0, 2 * n, 2), slice(1, 2 * n, 2)
