@@ -39,29 +39,46 @@ def _pair(h: Tensor, c: Tensor) -> Pair:
     return view3(h), view3(c)
 
 
+def _rows(t: Tensor, start: int, step: int, count: int) -> View:
+    """Positions ``start, start + step, ...`` (``count``) of a contiguous ``(B, T, H)`` buffer.
+
+    One ``as_strided`` with known strides: the scan builds a few views per round, and on a GPU
+    the host time of slicing chains adds up at short T.
+    """
+    B, T, H = t.shape
+    v = t.as_strided((B, count, H), (T * H, step * H, 1), t.storage_offset() + start * H)
+    return View(v, T * H, step * H)
+
+
 class _Layout:
-    """Views into the leaves, the roots buffer and the outputs of one scan (or their grads)."""
+    """Views into the leaves, the roots buffer and the outputs of one scan (or their grads).
+
+    All six buffers are contiguous ``(B, T, H)`` tensors.
+    """
 
     def __init__(self, leaves: tuple[Tensor, Tensor], roots: tuple[Tensor, Tensor],
                  out: tuple[Tensor, Tensor]) -> None:
+        for t in (*leaves, *roots, *out):
+            if not t.is_contiguous():
+                raise ValueError(f"scan buffers must be contiguous, got strides {t.stride()}")
         self.leaves, self.roots, self.out = leaves, roots, out
         self.T = leaves[0].shape[1]
         self.top = self.T.bit_length() - 1
         self.offs = level_offsets(self.T)
 
-    def level(self, k: int, sl: slice = slice(None)) -> Pair:
-        """Roots of level ``k`` (level 0 = leaves), sliced along the block axis by ``sl``."""
-        if k == 0:
-            h, c = self.leaves
-        else:
-            a, n = self.offs[k - 1], self.T >> k
-            h, c = (t[:, a : a + n] for t in self.roots)
-        return _pair(h[:, sl], c[:, sl])
+    def level(self, k: int, start: int = 0, step: int = 1, count: int | None = None) -> Pair:
+        """Blocks ``start, start + step, ...`` of level ``k`` (level 0 = leaves); ``count``
+        defaults to all of the level's ``T >> k`` blocks."""
+        bufs = self.leaves if k == 0 else self.roots
+        base = 0 if k == 0 else self.offs[k - 1]
+        if count is None:
+            count = self.T >> k
+        return (_rows(bufs[0], base + start, step, count),
+                _rows(bufs[1], base + start, step, count))
 
     def outs(self, start: int, step: int, count: int) -> Pair:
         """Output positions ``start, start + step, ...`` (``count`` of them)."""
-        sl = slice(start, start + step * (count - 1) + 1, step)
-        return _pair(self.out[0][:, sl], self.out[1][:, sl])
+        return _rows(self.out[0], start, step, count), _rows(self.out[1], start, step, count)
 
 
 def _down_rounds(T: int) -> Iterator[tuple[int, int]]:
@@ -76,7 +93,7 @@ def _down_views(lay: _Layout, k: int, n_new: int) -> tuple[Pair, Pair, Pair]:
     """(left prefixes, right roots, destination) of down-sweep level ``k``."""
     step = 2 << k
     left = lay.outs(step - 1, step, n_new)
-    right = lay.level(k, slice(2, 2 * n_new + 1, 2))
+    right = lay.level(k, 2, 2, n_new)
     dest = lay.outs(3 * (1 << k) - 1, step, n_new)
     return left, right, dest
 
@@ -105,8 +122,7 @@ def scan_fwd(wts: Weights, h0: Tensor, c0: Tensor, chunk: int = 0
         chunk_up(wts, h0, c0, roots, levels)  # phase 1: levels 1..levels
     for k in range(levels + 1, lay.top + 1):
         n = T >> k
-        round_fwd(wts, B, n, lay.level(k - 1, slice(0, 2 * n, 2)),
-                  lay.level(k - 1, slice(1, 2 * n, 2)), lay.level(k))
+        round_fwd(wts, B, n, lay.level(k - 1, 0, 2, n), lay.level(k - 1, 1, 2, n), lay.level(k))
     copy_firsts((h0, c0), roots, out)  # out[2**k - 1] = first root of level k
     for k, n_new in _down_rounds(T):
         if k >= levels:
@@ -140,9 +156,9 @@ def scan_bwd(wts: Weights, h0: Tensor, c0: Tensor, out: tuple[Tensor, Tensor],
     add_firsts(g_l, g_r, g_o)  # the first roots' share of the outputs' gradients
     for k in range(lay.top, 0, -1):
         n = T >> k
-        even, odd = slice(0, 2 * n, 2), slice(1, 2 * n, 2)
-        round_bwd(wts, B, n, lay.level(k - 1, even), lay.level(k - 1, odd), glay.level(k),
-                  glay.level(k - 1, even), glay.level(k - 1, odd), g_w, g_b)
+        round_bwd(wts, B, n, lay.level(k - 1, 0, 2, n), lay.level(k - 1, 1, 2, n),
+                  glay.level(k), glay.level(k - 1, 0, 2, n), glay.level(k - 1, 1, 2, n),
+                  g_w, g_b)
     return g_l[0], g_l[1], g_w, g_b
 
 
