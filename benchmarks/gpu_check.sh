@@ -2,7 +2,7 @@
 # One prepared GPU check for the Triton backend (issue 5): CUDA tests, then the speed
 # benchmark at GPU sizes. Runs from a bare checkout on a CUDA machine with PyTorch and
 # Triton installed and no internet (no pip install: the package is used from src/).
-# Budget: < 8 minutes on an H100/H200 (tests <= 180 s, benchmark <= 260 s, both capped;
+# Budget: < 8 minutes on an H100/H200 (tests <= 180 s, benchmark <= 300 s, both capped;
 # most of the test time is compiling kernel specializations).
 #
 #   bash benchmarks/gpu_check.sh            # results under $OUT if set, else benchmarks/results
@@ -36,7 +36,7 @@ status=0
   fi
 
   echo "== speed (E5 at B1024, training steps, memory vs T)"
-  timeout 260 "$PY" benchmarks/speed.py --device cuda --lengths 1,10,64,200,512,1000,2048 \
+  timeout 300 "$PY" benchmarks/speed.py --device cuda --lengths 1,10,64,200,512,1000,2048 \
     --budget 0.4 --out "$DEST/speed_cuda.json"
   rc=$?
   echo "speed exit code $rc"

@@ -142,9 +142,14 @@ def make_model(name: str, hidden: int, refinements: int, device: torch.device) -
     return model.to(device)
 
 
+# Backends that loop over positions in Python: E5 times their forward (its 500 ms cutoff ends
+# their curves early); training steps and training memory skip them.
+LOOP_BACKENDS = ("pr_lstm:reference", "pr_lstm:streaming")
+
+
 def default_models(device: torch.device) -> list[str]:
     """PR-LSTM per usable backend (triton only on CUDA), nn.LSTM, the transformer."""
-    names = ["pr_lstm:levelwise"]
+    names = ["pr_lstm:levelwise", "pr_lstm:chunked", *LOOP_BACKENDS]
     if device.type == "cuda":
         from prlstm.ops import triton as tri
 
@@ -362,7 +367,8 @@ def training(models: list[str], dtypes: list[str], shapes: list[tuple[int, int]]
     for dname in dtypes:
         for B, T in shapes:
             lstm_ms = None
-            names = sorted(models, key=lambda n: n != "lstm")
+            names = sorted((m for m in models if m not in LOOP_BACKENDS),
+                           key=lambda n: n != "lstm")
             if device.type == "cuda" and "pr_lstm:triton" in models and T <= 64:
                 names.append("pr_lstm:triton+graph")
             for name in names:
@@ -404,8 +410,8 @@ def train_memory(models: list[str], dtype: str, batch: int, lengths: list[int], 
     """Peak training memory and bytes saved for backward vs T (one step each)."""
     rows = []
     for name in models:
-        if name == "transformer":
-            continue  # quadratic by design; E5 shows it
+        if name == "transformer" or name in LOOP_BACKENDS:
+            continue  # quadratic by design / loops over positions; E5 shows them
         model = make_model(name, hidden, R, device).train()
         for T in lengths:
             x = one_hot_batch(batch, T, device)

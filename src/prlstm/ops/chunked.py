@@ -30,6 +30,7 @@ def scan(combine: Combine, leaves: State, schedule: str = "tree",
     if chunk < 1 or chunk & (chunk - 1):
         raise ValueError(f"chunk must be a power of two >= 1, got {chunk}")
     B, T, H = leaves[0].shape
+    chunk = min(chunk, 1 << max(0, T - 1).bit_length())  # a chunk longer than T only pads
     n_chunks = -(-T // chunk)
     pad = n_chunks * chunk - T  # right padding never changes valid outputs (causality)
     if pad:
