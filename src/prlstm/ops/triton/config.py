@@ -53,7 +53,8 @@ def chunk_tiles(hidden: int, dtype: torch.dtype) -> Tiles:
     Their programs loop over unit tiles, levels and stages, so they need more registers than
     a per-round launch: ``BN = 16``, ``BK = 32`` (bf16; 16 for fp32), 8 warps and no software
     pipelining compile for sm_90 at H = 256 without spills in bf16 (180 registers at R = 1;
-    wider tiles spilled in the AOT check) and with at most 40 bytes of spill in fp32.
+    wider tiles spilled in the AOT check), in fp32 with small spills at R = 0 only (40-88 bytes
+    per thread with Triton 3.9 / 3.6).
     ``PRLSTM_TRITON_CHUNK_TILES="bm,bn,bk,warps,stages"`` overrides them.
     """
     if interpreting():
