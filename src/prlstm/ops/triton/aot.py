@@ -46,7 +46,8 @@ def _variants(ty: str) -> list[tuple[str, str, dict[str, str], dict[str, Any]]]:
             out.append((f"bwd NC={nc} {'dh' if has_dh else 'next'}", "lstm_stage_bwd_kernel",
                         bwd_ptrs, {"NC": nc, "HAS_DH": has_dh, "HAS_NEXT": not has_dh,
                                    "ACC": acc}))
-    out.append(("input_grad", "input_grad_kernel", {"*": "fp32", "dz_ptr": ty, "w_ptr": ty}, {}))
+    out.append(("input_grad", "input_grad_kernel", {"*": "fp32", "dz_ptr": ty, "w_ptr": ty},
+                {"NO": 2}))
     chunk_ptrs = {"*": ty, "c0_ptr": "fp32", "rc_ptr": "fp32", "oc_ptr": "fp32",
                   "b0_ptr": "fp32", "br_ptr": "fp32", "sc_ptr": "fp32"}
     for name in ("up", "down"):

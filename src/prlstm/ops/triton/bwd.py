@@ -8,8 +8,8 @@ backward, recomputing the activations from the stored pre-activations ``z``:
     dz_o = dh·tanh(c)·σ'(o)      dz_i = dc·tanh(g)·σ'(i)      dz_g = dc·σ(i)·(1 - tanh²g)
     dz_f = dc·c_in·σ'(f)         dc_in = dc·σ(f)
 
-``input_grad_kernel`` adds ``dz @ W[:, col0 : col0 + H]`` into a strided gradient view (the
-merge's two children).
+``input_grad_kernel`` adds ``dz @ W[:, j*H : (j+1)*H]`` into strided gradient view ``j`` (the
+merge's two children, in one launch).
 """
 
 from __future__ import annotations
@@ -102,18 +102,27 @@ def lstm_stage_bwd_kernel(
 @triton.jit
 def input_grad_kernel(
     dz_ptr, KZ,  # (B*m, KZ) gradient of z, GEMM dtype
-    w_ptr, ldw, col0,  # W (KZ, ldw) row-major; use columns col0 .. col0 + H
-    o_ptr, o_sb, o_sj,  # fp32 gradient view (B, m, H), accumulated into
+    w_ptr, ldw,  # W (KZ, ldw) row-major: output j uses columns j*H .. (j+1)*H
+    o1_ptr, o1_sb, o1_sj,  # fp32 gradient views (B, m, H), accumulated into
+    o2_ptr, o2_sb, o2_sj,
     rows, m, H,
+    NO: tl.constexpr,  # number of outputs (1 or 2)
     DOT_F32: tl.constexpr, PRECISION: tl.constexpr,
     BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
 ):
-    """``out[r, n] += Σ_q dz[r, q] · W[q, col0 + n]`` on ``BM`` rows x ``BN`` units."""
+    """``out_j[r, n] += Σ_q dz[r, q] · W[q, j*H + n]`` on ``BM`` rows x ``BN`` units.
+
+    Grid: row tiles x (``NO`` x unit tiles); the second axis picks the output, then the units.
+    """
+    n_tiles = tl.cdiv(H, BN)
+    pid_n = tl.program_id(1)
+    side = pid_n // n_tiles
     r = tl.program_id(0) * BM + tl.arange(0, BM)
-    n = tl.program_id(1) * BN + tl.arange(0, BN)
+    n = (pid_n - side * n_tiles) * BN + tl.arange(0, BN)
     rmask = r < rows
     nmask = n < H
     r64 = r.to(tl.int64)
+    col0 = side * H
     acc = tl.zeros((BM, BN), dtype=tl.float32)
     for q0 in range(0, KZ, BK):
         qq = q0 + tl.arange(0, BK)
@@ -124,6 +133,10 @@ def input_grad_kernel(
                     mask=qmask[:, None] & nmask[None, :], other=0.0)  # (BK, BN)
         acc = mma(a, w, acc, DOT_F32, PRECISION)
     mask = rmask[:, None] & nmask[None, :]
+    o_ptr, o_sb, o_sj = o1_ptr, o1_sb, o1_sj
+    if NO == 2:
+        if side == 1:
+            o_ptr, o_sb, o_sj = o2_ptr, o2_sb, o2_sj
     o_ptrs = o_ptr + row_offsets(r, m, o_sb, o_sj)[:, None] + n[None, :]
     tl.store(o_ptrs, acc + tl.load(o_ptrs, mask=mask, other=0.0), mask=mask)
 
@@ -161,15 +174,19 @@ def stage_bwd(z: Tensor, cs: tuple[View, ...], dh: View | None, dc: View,
     )
 
 
-def input_grad(dz: Tensor, w: Tensor, col0: int, out: View, B: int, m: int, tiles: Tiles,
+def input_grad(dz: Tensor, w: Tensor, outs: tuple[View, ...], B: int, m: int, tiles: Tiles,
                precision: str) -> None:
-    """``out += dz @ W[:, col0 : col0 + H]`` for ``dz (B*m, KZ)``, ``W (KZ, ldw)``."""
-    H = out.t.shape[-1]
+    """``outs[j] += dz @ W[:, j*H : (j+1)*H]`` for ``dz (B*m, KZ)``, ``W (KZ, ldw)``, in one
+    launch (one or two outputs: the merge's children)."""
+    if len(outs) not in (1, 2):
+        raise ValueError(f"input_grad takes 1 or 2 outputs, got {len(outs)}")
+    H = outs[0].t.shape[-1]
     rows = B * m
-    grid = (triton.cdiv(rows, tiles.bm), triton.cdiv(H, tiles.bn))
+    o1, o2 = outs[0], outs[-1]
+    grid = (triton.cdiv(rows, tiles.bm), len(outs) * triton.cdiv(H, tiles.bn))
     input_grad_kernel[grid](
-        dz, dz.shape[1], w, w.shape[1], col0, out.t, out.sb, out.sj, rows, m, H,
-        DOT_F32=interpreting() and dz.dtype != torch.float32, PRECISION=precision,
-        BM=tiles.bm, BN=tiles.bn, BK=tiles.bk,
+        dz, dz.shape[1], w, w.shape[1], o1.t, o1.sb, o1.sj, o2.t, o2.sb, o2.sj, rows, m, H,
+        NO=len(outs), DOT_F32=interpreting() and dz.dtype != torch.float32,
+        PRECISION=precision, BM=tiles.bm, BN=tiles.bn, BK=tiles.bk,
         num_warps=tiles.num_warps, num_stages=tiles.num_stages,
     )

@@ -133,5 +133,4 @@ def round_bwd(wts: Weights, B: int, m: int, left: Pair, right: Pair, g_out: Pair
         nxt, dc = (dz, wts.w[s]), gcs[0]
     assert nxt is not None
     dz0 = nxt[0]
-    input_grad(dz0, wts.w[0], 0, g_left[0], B, m, wts.tiles, wts.precision)
-    input_grad(dz0, wts.w[0], H, g_right[0], B, m, wts.tiles, wts.precision)
+    input_grad(dz0, wts.w[0], (g_left[0], g_right[0]), B, m, wts.tiles, wts.precision)
