@@ -88,6 +88,9 @@ class PRNet(nn.Module):
         if self.chunk:
             from prlstm.ops import triton as tri
 
+            if not tri.available():
+                raise RuntimeError("pr_lstm:triton-c<C> needs triton and a CUDA device "
+                                   "(or TRITON_INTERPRET=1)")
             cell = self.pr.layers[0]
             h = tri.scan(tri.make_combine(cell, self.chunk), cell.leaf_state(x))[0]
         else:
@@ -628,10 +631,14 @@ def sweep_tiles(device: torch.device, hidden: int, R: int, budget_s: float
             e5 = inference_curves([model], ["bf16"], [512], 1024, hidden, R, device, 20,
                                   budget_s)
             row["forward_ms"] = e5[0].get("ms")
-            if model == "pr_lstm:triton":
+            if e5[0].get("error"):
+                row["error"] = e5[0]["error"]
+            elif model == "pr_lstm:triton":
                 tr = training([model], ["bf16"], [(16, 4096)], hidden, R, device, 10,
                               budget_s)
                 row["train_ms"] = tr[0].get("ms")
+                if tr[0].get("error"):
+                    row["error"] = tr[0]["error"]
         except Exception as err:  # noqa: BLE001 - a candidate may not compile
             row["error"] = repr(err)[:300]
         finally:
