@@ -8,6 +8,9 @@ ops (host time only). Triton-internal tensor traffic of the interpreter is not c
 
     python benchmarks/launch_count.py --lengths 40,512,4096 --refinements 1 [--chunk 16]
 
+``--host N`` (default 50) also times N passes with every launch stubbed out: the host time
+(Python, torch dispatch, the torch ops on tiny CPU tensors) a GPU run pays per scan.
+
 Writes ``benchmarks/results/launch_count.json`` (``--out`` to change).
 """
 
@@ -17,6 +20,7 @@ import argparse
 import collections
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +67,8 @@ def _patch(state: dict[str, Any], set_attr: Any = setattr) -> None:
         label = f"{mod.__name__.rsplit('.', 1)[1]}.{name.strip('_')}"
 
         def wrapped(*a: Any, _real=real, _label=label, **k: Any) -> Any:  # noqa: ANN001
+            if state.get("stub"):
+                return None  # host-time mode: the launch does nothing
             state["kernels"][_label] += 1
             state["inside"] = True
             try:
@@ -83,7 +89,11 @@ def _summary(state: dict[str, Any]) -> dict[str, Any]:
             "view_ops": sum(ops[k] for k in VIEW_OPS)}
 
 
-def count(T: int, R: int, chunk_size: int, state: dict[str, Any]) -> dict[str, Any]:
+def count(T: int, R: int, chunk_size: int, state: dict[str, Any], host_reps: int = 0
+          ) -> dict[str, Any]:
+    """Launch counts of one forward and backward; with ``host_reps``, also the mean host time
+    (µs) of each with every kernel launch replaced by a no-op (``host_us``: the Python and
+    torch-dispatch overhead that a GPU run pays on the CPU, here on tiny CPU tensors)."""
     torch.manual_seed(0)
     cell = CombineCell(3, 16, "lstm", R)
     lins = [cell.merge, *cell.refine]
@@ -100,6 +110,19 @@ def count(T: int, R: int, chunk_size: int, state: dict[str, Any]) -> dict[str, A
             else:
                 scan_bwd(wts, h0, c0, out[:2], out[2:], g_out)
         res[phase] = _summary(state)
+    if host_reps:
+        state["stub"] = True
+        try:
+            for phase, fn in (("forward", lambda: scan_fwd(wts, h0, c0, chunk_size)),
+                              ("backward", lambda: scan_bwd(wts, h0, c0, out[:2], out[2:],
+                                                            g_out))):
+                fn()
+                t0 = time.perf_counter()
+                for _ in range(host_reps):
+                    fn()
+                res[phase]["host_us"] = (time.perf_counter() - t0) / host_reps * 1e6
+        finally:
+            state["stub"] = False
     return res
 
 
@@ -108,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lengths", default="40,512,4096")
     ap.add_argument("--refinements", type=int, default=1)
     ap.add_argument("--chunk", type=int, default=0, help="chunk kernels in the forward (0 = off)")
+    ap.add_argument("--host", type=int, default=50, metavar="N",
+                    help="also time N host-only passes with launches stubbed (0 = off)")
     ap.add_argument("--out", type=Path,
                     default=Path(__file__).resolve().parent / "results" / "launch_count.json")
     args = ap.parse_args(argv)
@@ -117,13 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     for T in (int(v) for v in args.lengths.split(",")):
         if T < 1:
             raise ValueError(f"--lengths must be positive, got {T}")
-        r = count(T, args.refinements, args.chunk, state)
+        r = count(T, args.refinements, args.chunk, state, args.host)
         rows.append(r)
         for phase in ("forward", "backward"):
             p = r[phase]
+            host = f"host {p['host_us']:6.0f} us  " if "host_us" in p else ""
             print(f"T={T:<5} R={args.refinements} chunk={args.chunk:<3} {phase:<8} "
                   f"triton {p['triton_total']:4d}  torch kernels {p['torch_kernel_total']:4d}  "
-                  f"allocations {p['allocations']:4d}  views {p['view_ops']:4d}  "
+                  f"allocations {p['allocations']:4d}  views {p['view_ops']:4d}  {host}"
                   f"{p['torch_kernel_ops']}", flush=True)
     from prlstm.experiments.io import write_json  # atomic: temp file, then rename
 

@@ -44,6 +44,9 @@ def test_forward_is_triton_launches_only(counter) -> None:
     bwd = res["backward"]["triton_launches"]
     assert bwd["fwd.stage_fwd"] == 10 and bwd["rounds.stage_bwd"] == 10
     assert bwd["rounds.input_grad"] == 5 and bwd["firsts.launch"] == 1  # one per round
+    timed = module.count(8, 1, 0, state, host_reps=2)  # stubbed launches are not counted
+    assert timed["forward"]["triton_launches"] == res["forward"]["triton_launches"]
+    assert timed["forward"]["host_us"] > 0 and timed["backward"]["host_us"] > 0
     res = module.count(8, 1, 4, state)
     assert res["forward"]["triton_launches"] == {"chunk.launch": 2, "fwd.stage_fwd": 2,
                                                  "firsts.launch": 1}
