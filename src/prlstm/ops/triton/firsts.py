@@ -54,7 +54,7 @@ def _launch(leaves: tuple[Tensor, Tensor], roots: tuple[Tensor, Tensor],
         if not t.is_contiguous() or t.shape != (B, T, H):
             raise ValueError(f"expected contiguous ({B}, {T}, {H}) buffers, got "
                              f"{tuple(t.shape)} strides {t.stride()}")
-    if B == 0 or H == 0:
+    if B == 0 or T == 0 or H == 0:
         return
     block = min(1024, triton.next_power_of_2(H))
     firsts_kernel[(B, T.bit_length())](*leaves, *roots, *out, T, H, ADD=add, BLOCK=block)
