@@ -75,6 +75,26 @@ def _combine_rows(lh, lc, l_off, rh, rc, r_off, dh, dc, d_off, ok,
 
 
 @triton.jit
+def _program_rows(B, T, H, n_chunks, BM: tl.constexpr):
+    """This program's ``BM`` (sequence, chunk) rows: ``(row_ok, j, base, s_off)``.
+
+    ``j`` is each row's chunk index and ``base`` its sequence's position 0 (int64, in positions);
+    rows past ``B * n_chunks`` are clamped to the last one and ``row_ok`` is False there.
+    ``s_off`` addresses the program's two scratch buffers (element offsets of its rows).
+    """
+    pid = tl.program_id(0)
+    rows = B * n_chunks
+    r = pid * BM + tl.arange(0, BM)
+    row_ok = r < rows
+    r = tl.minimum(r, rows - 1)
+    b = r // n_chunks
+    j = r - b * n_chunks
+    base = b.to(tl.int64) * T
+    s_off = pid.to(tl.int64) * (2 * BM * H) + tl.arange(0, BM).to(tl.int64) * H
+    return row_ok, j, base, s_off
+
+
+@triton.jit
 def lstm_chunk_up_kernel(
     h0_ptr, c0_ptr,  # leaves (B, T, H) contiguous: h GEMM dtype, c fp32
     rh_ptr, rc_ptr,  # roots buffers (B, T, H): level k at positions off_k .. off_k + T>>k
@@ -85,15 +105,7 @@ def lstm_chunk_up_kernel(
     PRECISION: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
 ):
     """Phase 1: up-sweep levels ``1..LEVELS`` inside each chunk (one program: BM chunks)."""
-    pid = tl.program_id(0)
-    rows = B * n_chunks
-    r = pid * BM + tl.arange(0, BM)
-    row_ok = r < rows
-    r = tl.minimum(r, rows - 1)
-    b = r // n_chunks
-    j = r - b * n_chunks
-    base = b.to(tl.int64) * T  # position 0 of each row's sequence
-    s_off = pid.to(tl.int64) * (2 * BM * H) + tl.arange(0, BM).to(tl.int64) * H
+    row_ok, j, base, s_off = _program_rows(B, T, H, n_chunks, BM)
     off_prev = 0  # level k - 1's offset in the roots buffer (k >= 2)
     off_k = 0
     for k in tl.static_range(1, LEVELS + 1):
@@ -136,15 +148,7 @@ def lstm_chunk_down_kernel(
     ``q = j·C/2**k + 2t``. ``q·2**k - 1`` is a chunk end (phase 2) when ``t = 0``, else a
     position written by a higher level of this program.
     """
-    pid = tl.program_id(0)
-    rows = B * n_chunks
-    r = pid * BM + tl.arange(0, BM)
-    row_ok = r < rows
-    r = tl.minimum(r, rows - 1)
-    b = r // n_chunks
-    j = r - b * n_chunks
-    base = b.to(tl.int64) * T
-    s_off = pid.to(tl.int64) * (2 * BM * H) + tl.arange(0, BM).to(tl.int64) * H
+    row_ok, j, base, s_off = _program_rows(B, T, H, n_chunks, BM)
     for k in tl.static_range(LEVELS - 1, -1, -1):
         off_k = 0  # level k's offset in the roots buffer (k >= 1)
         for i in tl.static_range(1, k):
