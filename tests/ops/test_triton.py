@@ -344,3 +344,17 @@ def test_first_blocks_copy_and_gradient_add() -> None:
             torch.testing.assert_close(got, want, atol=0, rtol=0)
     with pytest.raises(ValueError, match="contiguous"):
         copy_firsts(leaves, roots, (out[0].transpose(0, 1), out[1]))
+
+
+def test_tile_overrides_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prlstm.ops.triton import config
+
+    monkeypatch.setattr(config, "interpreting", lambda: False)
+    monkeypatch.setenv("PRLSTM_TRITON_TILES", "128,32,32,4,2")
+    assert config.tiles(256, torch.bfloat16) == config.Tiles(128, 32, 32, 4, 2)
+    monkeypatch.delenv("PRLSTM_TRITON_CHUNK_TILES", raising=False)
+    assert config.chunk_tiles(256, torch.bfloat16) == config.Tiles(64, 16, 32, 8, 1)
+    for bad in ("64,32", "64,32,x,8,1", "0,16,32,8,1"):
+        monkeypatch.setenv("PRLSTM_TRITON_CHUNK_TILES", bad)
+        with pytest.raises(ValueError, match="PRLSTM_TRITON_CHUNK_TILES must be five"):
+            config.chunk_tiles(256, torch.bfloat16)

@@ -26,6 +26,24 @@ class Tiles(NamedTuple):
     num_stages: int
 
 
+def _fixed_tiles(var: str) -> Tiles | None:
+    """The interpreter's tiles, or those of environment variable ``var``
+    (``"bm,bn,bk,warps,stages"``), or None."""
+    if interpreting():
+        return Tiles(16, 16, 16, 1, 1)
+    env = os.environ.get(var, "").strip()
+    if not env:
+        return None
+    try:
+        values = [int(v) for v in env.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 5 or min(values) < 1:
+        raise ValueError(f"{var} must be five positive ints 'bm,bn,bk,warps,stages', "
+                         f"got {env!r}")
+    return Tiles(*values)
+
+
 def tiles(hidden: int, dtype: torch.dtype) -> Tiles:
     """Tiles for hidden size ``hidden`` and GEMM operand ``dtype``.
 
@@ -34,12 +52,9 @@ def tiles(hidden: int, dtype: torch.dtype) -> Tiles:
     register spills (checked by :mod:`prlstm.ops.triton.aot`); they are not tuned on a GPU
     yet. ``PRLSTM_TRITON_TILES="bm,bn,bk,warps,stages"`` overrides them (for sweeps).
     """
-    if interpreting():
-        return Tiles(16, 16, 16, 1, 1)
-    env = os.environ.get("PRLSTM_TRITON_TILES")
-    if env:
-        bm, bn, bk, warps, stages = (int(v) for v in env.split(","))
-        return Tiles(bm, bn, bk, warps, stages)
+    fixed = _fixed_tiles("PRLSTM_TRITON_TILES")
+    if fixed:
+        return fixed
     half = dtype in (torch.bfloat16, torch.float16)
     bk = 64 if half else 32
     bk = min(bk, max(16, 1 << (hidden - 1).bit_length()))  # no wider than H (rounded up)
@@ -57,12 +72,9 @@ def chunk_tiles(hidden: int, dtype: torch.dtype) -> Tiles:
     per thread with Triton 3.9 / 3.6).
     ``PRLSTM_TRITON_CHUNK_TILES="bm,bn,bk,warps,stages"`` overrides them.
     """
-    if interpreting():
-        return Tiles(16, 16, 16, 1, 1)
-    env = os.environ.get("PRLSTM_TRITON_CHUNK_TILES")
-    if env:
-        bm, bn, bk, warps, stages = (int(v) for v in env.split(","))
-        return Tiles(bm, bn, bk, warps, stages)
+    fixed = _fixed_tiles("PRLSTM_TRITON_CHUNK_TILES")
+    if fixed:
+        return fixed
     bk = 32 if dtype in (torch.bfloat16, torch.float16) else 16  # fp32 dots use more registers
     return Tiles(64, 16, min(bk, max(16, 1 << (hidden - 1).bit_length())), 8, 1)
 
