@@ -22,6 +22,12 @@ RUN_FLAGS: dict[str, tuple[str, type, str]] = {
     "--log-every": ("log_every", int, "train_log.csv row every k updates"),
     "--ckpt-every": ("ckpt_every", int, "checkpoint every k updates"),
     "--device": ("device", str, "auto (CUDA when present), cpu, cuda, cuda:N"),
+    "--lr-decay-steps": ("lr_decay_steps", int,
+                         "decay the lr linearly over the last k updates (default 0: constant)"),
+    "--val-every": ("val_every", int,
+                    "score the out-of-range validation slice every k updates (0: off)"),
+    "--val-per-length": ("val_per_length", int, "validation sequences per length (default 8)"),
+    "--val-seed": ("val_seed", int, "seed of the validation slice (default 2)"),
 }
 # CLI flag -> model hyper-parameter (passed to the model as given; incompatible ones fail).
 HPARAM_FLAGS: dict[str, tuple[str, type, str]] = {
@@ -49,6 +55,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
                         help="budget preset (smoke, cpu, gpu); flags override its values")
     for flag, (_, kind, text) in {**RUN_FLAGS, **HPARAM_FLAGS}.items():
         parser.add_argument(flag, type=kind, help=text)
+    parser.add_argument("--val-lengths", type=int, nargs="+", metavar="L",
+                        help="validation lengths (default: 6 spread over N+1..M)")
     parser.add_argument("--hparam", action="append", type=_key_value, default=[],
                         metavar="KEY=VALUE", help="any model hyper-parameter (JSON value)")
     parser.add_argument("--task-option", action="append", type=_key_value, default=[],
@@ -63,6 +71,8 @@ def run_fields(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
             fields[name] = value
+    if getattr(args, "val_lengths", None):
+        fields["val_lengths"] = list(args.val_lengths)
     return fields
 
 

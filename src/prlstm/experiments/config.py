@@ -17,10 +17,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-# Fields that only change how a run is carried out (where it runs, how often it logs or
-# checkpoints, which preset produced it), not what it computes: they are left out of the run id
-# and may differ when a run is resumed.
-OPERATIONAL_FIELDS = ("log_every", "ckpt_every", "device", "preset")
+# Fields that only change how a run is carried out (where it runs, how often it logs,
+# checkpoints or validates, which preset produced it), not what it computes: they are left out
+# of the run id and may differ when a run is resumed. Validation reads the model in eval mode
+# from its own seeded samples and draws nothing from the training streams, so the final weights
+# are the same with it on or off.
+OPERATIONAL_FIELDS = ("log_every", "ckpt_every", "device", "preset", "val_every",
+                      "val_lengths", "val_per_length", "val_seed")
+# Identity fields added after runs were committed: left out of the identity (and the run id)
+# while they hold their default, so every earlier run keeps its id.
+LATER_FIELDS = ("lr_decay_steps",)
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,11 @@ class RunConfig:
         task_options: keyword options for ``tasks.get`` (e.g. a modulus).
         hparams: model hyper-parameters overriding ``models.HPARAMS[model]``.
         seed: training seed (model init, curriculum, batches, dropout).
-        lr: constant Adam learning rate.
+        lr: Adam learning rate (constant, except for the final ``lr_decay_steps`` updates).
         steps: number of optimiser updates.
+        lr_decay_steps: ``k > 0`` decays the learning rate linearly over the last ``k``
+            updates: update ``s`` uses ``lr * min(1, (steps - s + 1) / k)``, so the last one
+            uses ``lr / k``. ``0`` (the protocol's default) keeps it constant.
         batch_size: training batch size.
         max_grad_norm: global-norm gradient clipping threshold.
         train_length: N, the curriculum's maximum length (lengths 1..N).
@@ -46,6 +55,14 @@ class RunConfig:
         ckpt_every: a checkpoint every this many updates (and on Ctrl-C, and at the end).
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
         preset: the budget preset the run came from (informational).
+        val_every: every this many updates (and after the last), score a small fixed
+            out-of-range validation slice and log it as ``val_score``; ``0`` turns it off.
+            Validation never selects weights: the final weights are evaluated.
+        val_lengths: the slice's lengths; empty picks 6 lengths spread evenly over
+            ``train_length + 1 .. eval_length`` (see :meth:`validation_lengths`).
+        val_per_length: validation sequences per length (one batch per length).
+        val_seed: seed of the validation slice; its batches are derived under their own
+            purpose key, so they never coincide with the test set's.
     """
 
     task: str
@@ -66,6 +83,11 @@ class RunConfig:
     ckpt_every: int = 1000
     device: str = "auto"
     preset: str = "custom"
+    lr_decay_steps: int = 0
+    val_every: int = 0
+    val_lengths: list[int] = field(default_factory=list)
+    val_per_length: int = 8
+    val_seed: int = 2
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "train_length", "eval_length", "eval_per_length",
@@ -73,7 +95,13 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("seed", "eval_seed"):
+        if isinstance(self.val_lengths, tuple):
+            object.__setattr__(self, "val_lengths", list(self.val_lengths))
+        for name in ("val_per_length",):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("seed", "eval_seed", "val_seed", "val_every", "lr_decay_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -83,6 +111,14 @@ class RunConfig:
         if self.eval_per_length % self.eval_batch_size:
             raise ValueError(f"eval_per_length ({self.eval_per_length}) must be a multiple of "
                              f"eval_batch_size ({self.eval_batch_size})")
+        if self.lr_decay_steps > self.steps:
+            raise ValueError(f"lr_decay_steps ({self.lr_decay_steps}) must be at most steps "
+                             f"({self.steps})")
+        if not isinstance(self.val_lengths, list) or not all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 1
+                for n in self.val_lengths):
+            raise ValueError(f"val_lengths must be a list of positive integers, got "
+                             f"{self.val_lengths!r}")
         if not isinstance(self.task_options, dict) or not isinstance(self.hparams, dict):
             raise ValueError("task_options and hparams must be dicts")
         for name in ("task", "model"):
@@ -115,8 +151,35 @@ class RunConfig:
         return cls.from_dict(json.loads(text))
 
     def identity(self) -> dict[str, Any]:
-        """The fields that determine the run's results (all but :data:`OPERATIONAL_FIELDS`)."""
-        return {k: v for k, v in self.to_dict().items() if k not in OPERATIONAL_FIELDS}
+        """The fields that determine the run's results (all but :data:`OPERATIONAL_FIELDS`;
+        :data:`LATER_FIELDS` only when they differ from their defaults)."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        return {k: v for k, v in self.to_dict().items() if k not in OPERATIONAL_FIELDS
+                and not (k in LATER_FIELDS and v == defaults[k])}
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of update ``step`` (1-based); see ``lr_decay_steps``."""
+        if self.lr_decay_steps == 0:
+            return self.lr
+        return self.lr * min(1.0, (self.steps - step + 1) / self.lr_decay_steps)
+
+    def validation_lengths(self) -> list[int]:
+        """The validation slice's lengths (empty when validation is off).
+
+        ``val_lengths`` if given, else 6 lengths spread evenly over ``N+1 .. M`` (fewer when
+        that range is shorter), e.g. 41, 133, 225, 316, 408, 500 for N = 40, M = 500.
+        """
+        if not self.val_every:
+            return []
+        if self.val_lengths:
+            return sorted(set(self.val_lengths))
+        lo, hi = self.train_length + 1, self.eval_length
+        if hi < lo:
+            return []
+        count = min(6, hi - lo + 1)
+        if count == 1:
+            return [lo]
+        return sorted({round(lo + i * (hi - lo) / (count - 1)) for i in range(count)})
 
     def differences(self, other: RunConfig) -> list[str]:
         """Names of identity fields whose values differ between ``self`` and ``other``."""

@@ -14,7 +14,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,14 @@ from prlstm.experiments.factory import build_model, build_task, model_config, pa
 from prlstm.experiments.io import ensure_writable_dir, write_json
 from prlstm.experiments.metrics import masked_accuracy
 from prlstm.experiments.seeding import derive_seed, resolve_device
+from prlstm.experiments.trainlog import read_rows, steps_to_threshold
 from prlstm.tasks import Task
 
 RESULT_FILE = "result.json"
 SOLVED_THRESHOLD = 0.90
+# A run "fitted" its training range when its in-range accuracy (lengths 1..N) reaches this; one
+# that did not fit says "not trained in this budget", not "does not generalise".
+FIT_THRESHOLD = 0.90
 
 
 def eval_batch_seed(config: RunConfig, length: int, sub_batch: int) -> int:
@@ -43,28 +47,67 @@ def eval_batch_seed(config: RunConfig, length: int, sub_batch: int) -> int:
 
 
 @torch.inference_mode()
-def accuracy_by_length(model: nn.Module, task: Task, config: RunConfig,
-                       device: torch.device | str = "cpu",
-                       progress: bool = False) -> list[float]:
-    """Accuracy at each length ``1..config.eval_length`` (list index ``l - 1``)."""
+def accuracy_at_lengths(model: nn.Module, task: Task, lengths: Sequence[int], batch_size: int,
+                        sub_batches: int, seed_of: Callable[[int, int], int],
+                        device: torch.device | str = "cpu", progress: bool = False,
+                        desc: str = "eval") -> list[float]:
+    """Mean pooled accuracy at each of ``lengths``, in eval mode (restored afterwards).
+
+    Length ``l`` is scored on ``sub_batches`` batches of ``batch_size`` sequences, batch ``j``
+    sampled with seed ``seed_of(l, j)``; its accuracy is the mean over those batches. Nothing
+    is drawn from torch's global generator, so calling this never changes training.
+    """
     was_training = model.training
     model.eval()
     accuracies: list[float] = []
-    lengths = range(1, config.eval_length + 1)
-    n_sub = config.eval_per_length // config.eval_batch_size
     try:
         for length in tqdm(lengths, disable=not progress, dynamic_ncols=True, leave=False,
-                           desc=f"eval {config.task}/{config.model}"):
+                           desc=desc):
             total = torch.zeros((), dtype=torch.float64, device=device)
-            for j in range(n_sub):
-                batch = task.sample_batch(config.eval_batch_size, length,
-                                          seed=eval_batch_seed(config, length, j)).to(device)
+            for j in range(sub_batches):
+                batch = task.sample_batch(batch_size, length, seed=seed_of(length, j)).to(device)
                 logits = model(batch.inputs, task.output_length(batch.inputs.shape[1]))
                 total += masked_accuracy(logits, batch.targets, batch.mask).double()
-            accuracies.append(total.item() / n_sub)
+            accuracies.append(total.item() / sub_batches)
     finally:
         model.train(was_training)
     return accuracies
+
+
+def accuracy_by_length(model: nn.Module, task: Task, config: RunConfig,
+                       device: torch.device | str = "cpu",
+                       progress: bool = False) -> list[float]:
+    """Accuracy on the fixed test set at each length ``1..config.eval_length`` (index ``l-1``)."""
+    return accuracy_at_lengths(
+        model, task, range(1, config.eval_length + 1), config.eval_batch_size,
+        config.eval_per_length // config.eval_batch_size,
+        lambda length, j: eval_batch_seed(config, length, j), device, progress,
+        desc=f"eval {config.task}/{config.model}")
+
+
+def val_batch_seed(config: RunConfig, length: int) -> int:
+    """Seed of the validation batch of ``length``: its own purpose key, never a test batch."""
+    options = sorted(config.task_options.items())
+    return derive_seed("validation", config.val_seed, config.task, options,
+                       config.val_per_length, length)
+
+
+def validation_score(model: nn.Module, task: Task, config: RunConfig,
+                     device: torch.device | str = "cpu") -> float:
+    """Mean accuracy over the validation slice (``config.validation_lengths()``), one batch
+    of ``val_per_length`` sequences per length; ``nan`` if the slice is empty."""
+    lengths = config.validation_lengths()
+    if not lengths:
+        return float("nan")
+    accuracies = accuracy_at_lengths(model, task, lengths, config.val_per_length, 1,
+                                     lambda length, _: val_batch_seed(config, length), device)
+    return sum(accuracies) / len(accuracies)
+
+
+def in_range_accuracy(accuracies: Sequence[float], train_length: int) -> float:
+    """Mean accuracy over the training lengths ``1..train_length`` (``nan`` if none)."""
+    head = list(accuracies[:train_length])
+    return sum(head) / len(head) if head else float("nan")
 
 
 def score(accuracies: Sequence[float], train_length: int) -> float:
@@ -74,6 +117,12 @@ def score(accuracies: Sequence[float], train_length: int) -> float:
     """
     tail = list(accuracies[train_length:])
     return sum(tail) / len(tail) if tail else float("nan")
+
+
+def _final_train_accuracy(run_dir: Path) -> float | None:
+    """Training accuracy of the last logged window (None without a log)."""
+    rows = read_rows(run_dir)
+    return rows[-1].accuracy if rows else None
 
 
 def git_commit() -> str | None:
@@ -115,6 +164,12 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None,
     accuracies = accuracy_by_length(model, task, config, run_device, progress=show)
     eval_seconds = time.perf_counter() - start
     run_score = score(accuracies, config.train_length)
+    in_range = in_range_accuracy(accuracies, config.train_length)
+    validation: dict[str, Any] | None = None
+    if config.val_every:
+        validation = {"every": config.val_every, "lengths": config.validation_lengths(),
+                      "per_length": config.val_per_length, "seed": config.val_seed,
+                      "seconds": ckpt.extra.get("val_seconds")}
     result = {
         "task": config.task,
         "level": task.level,
@@ -125,6 +180,12 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None,
         "steps": ckpt.step,
         "score": run_score,
         "solved": bool(run_score >= SOLVED_THRESHOLD),
+        "in_range_accuracy": in_range,
+        "fitted": bool(in_range >= FIT_THRESHOLD),
+        "validation": validation,
+        **({"steps_to_generalise": steps_to_threshold(read_rows(root), SOLVED_THRESHOLD)}
+           if validation else {}),
+        "final_train_accuracy": _final_train_accuracy(root),
         "train_length": config.train_length,
         "lengths": list(range(1, len(accuracies) + 1)),
         "accuracy": accuracies,

@@ -1,5 +1,10 @@
 """Training (benchmark.md §5): Adam at a constant lr, global-norm clipping, uniform curriculum.
 
+Two additions that the protocol's default leaves off: ``lr_decay_steps`` (a linear decay of the
+lr over the last updates, used by the small-budget presets only) and ``val_every`` (a small
+out-of-range validation slice scored during training and logged; it draws nothing from the
+training streams and never selects weights — the final weights are evaluated).
+
 One *step* is one optimiser update; ``config.steps`` updates are performed (the reference code
 runs ``steps + 1`` because its loop bound is inclusive — a quirk this project does not copy).
 Update ``s`` (1-based) trains on a batch of length ``L_s ~ U{1..N}`` drawn with a seed derived
@@ -11,6 +16,7 @@ resumed from any checkpoint reaches bit-identical weights on the CPU.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -27,12 +33,13 @@ from prlstm.experiments.checkpoint import (
     save_checkpoint,
 )
 from prlstm.experiments.config import RunConfig
+from prlstm.experiments.evaluate import validation_score
 from prlstm.experiments.factory import build_model, build_task
 from prlstm.experiments.interrupt import StopRequest
 from prlstm.experiments.io import ensure_writable_dir, write_json
 from prlstm.experiments.metrics import batch_metrics
 from prlstm.experiments.seeding import curriculum_length, derive_seed, resolve_device
-from prlstm.experiments.trainlog import TrainLog
+from prlstm.experiments.trainlog import LogRow, TrainLog
 
 CONFIG_FILE = "config.json"
 
@@ -49,27 +56,39 @@ class TrainSummary:
 
 
 class _Window:
-    """Loss/accuracy sums since the last log row, kept on the device (no per-step sync)."""
+    """Loss/accuracy/gradient-norm statistics since the last log row, kept on the device (no
+    per-step sync)."""
 
     def __init__(self, device: torch.device, state: dict[str, float] | None = None) -> None:
-        state = state or {"loss": 0.0, "accuracy": 0.0, "count": 0}
-        self.loss = torch.tensor(state["loss"], dtype=torch.float64, device=device)
-        self.accuracy = torch.tensor(state["accuracy"], dtype=torch.float64, device=device)
+        state = {"loss": 0.0, "accuracy": 0.0, "grad_norm": 0.0, "grad_norm_max": 0.0,
+                 "count": 0, **(state or {})}
+        def tensor(key: str) -> torch.Tensor:
+            return torch.tensor(state[key], dtype=torch.float64, device=device)
+
+        self.loss, self.accuracy = tensor("loss"), tensor("accuracy")
+        self.grad_norm, self.grad_norm_max = tensor("grad_norm"), tensor("grad_norm_max")
         self.count = int(state["count"])
 
-    def add(self, loss: torch.Tensor, accuracy: torch.Tensor) -> None:
+    def add(self, loss: torch.Tensor, accuracy: torch.Tensor, grad_norm: torch.Tensor) -> None:
         self.loss += loss.detach().double()
         self.accuracy += accuracy.double()
+        norm = grad_norm.detach().double()
+        self.grad_norm += norm
+        torch.maximum(self.grad_norm_max, norm, out=self.grad_norm_max)
         self.count += 1
 
     def state(self) -> dict[str, float]:
-        return {"loss": self.loss.item(), "accuracy": self.accuracy.item(), "count": self.count}
+        return {"loss": self.loss.item(), "accuracy": self.accuracy.item(),
+                "grad_norm": self.grad_norm.item(), "grad_norm_max": self.grad_norm_max.item(),
+                "count": self.count}
 
-    def pop_means(self) -> tuple[float, float]:
+    def pop_means(self) -> tuple[float, float, float, float]:
+        """``(mean loss, mean accuracy, mean grad norm, max grad norm)``; then resets."""
         n = max(self.count, 1)
-        means = (self.loss.item() / n, self.accuracy.item() / n)
-        self.loss.zero_()
-        self.accuracy.zero_()
+        means = (self.loss.item() / n, self.accuracy.item() / n, self.grad_norm.item() / n,
+                 self.grad_norm_max.item())
+        for t in (self.loss, self.accuracy, self.grad_norm, self.grad_norm_max):
+            t.zero_()
         self.count = 0
         return means
 
@@ -112,11 +131,12 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
     model = build_model(config, task, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     root = prepare_run_dir(config, run_dir, resume=resume)
-    start, seconds, window_state = 0, 0.0, None
+    start, seconds, val_seconds, window_state = 0, 0.0, 0.0, None
     if resume:
         ckpt = load_checkpoint(root, model, optimizer, config=config, device=device)
         restore_rng_state(ckpt.rng)
         start, seconds = ckpt.step, float(ckpt.extra.get("train_seconds", 0.0))
+        val_seconds = float(ckpt.extra.get("val_seconds", 0.0))
         window_state = ckpt.extra.get("window")
     else:
         write_json(root / CONFIG_FILE, config.to_dict())
@@ -125,7 +145,8 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
     model.train()
 
     def checkpoint(step: int, wall: float) -> None:
-        extra = {"train_seconds": wall, "window": window.state(), "device": str(device)}
+        extra = {"train_seconds": wall, "val_seconds": val_seconds, "window": window.state(),
+                 "device": str(device)}
         save_checkpoint(root, config, step, model, optimizer, extra)
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -141,11 +162,16 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
             loss, accuracy = batch_metrics(logits, batch.targets, batch.mask)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            lr = config.lr_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             optimizer.step()
-            window.add(loss, accuracy)
+            window.add(loss, accuracy, grad_norm)
             bar.update(1)
-            is_log = step % config.log_every == 0 or step in (1, config.steps)
+            is_val = bool(config.val_every) and (step % config.val_every == 0
+                                                 or step == config.steps)
+            is_log = step % config.log_every == 0 or step in (1, config.steps) or is_val
             is_ckpt = step % config.ckpt_every == 0 or step == config.steps or stop.requested
             if session_start is None or is_log or is_ckpt:
                 if device.type == "cuda":
@@ -154,9 +180,17 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
                 session_start = now if session_start is None else session_start
                 wall = seconds + (now - session_start)
             if is_log:
-                mean_loss, mean_acc = window.pop_means()
-                log.append(step, mean_loss, mean_acc, wall)
-                bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{mean_acc:.3f}")
+                val = math.nan
+                if is_val:
+                    val_start = time.perf_counter()
+                    val = validation_score(model, task, config, device)
+                    spent = time.perf_counter() - val_start
+                    val_seconds += spent
+                    session_start += spent  # validation time is not training time
+                mean_loss, mean_acc, mean_norm, max_norm = window.pop_means()
+                log.append(LogRow(step, mean_loss, mean_acc, wall, mean_norm, max_norm, lr, val))
+                bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{mean_acc:.3f}",
+                                **({"val": f"{val:.3f}"} if is_val else {}))
             if is_ckpt:
                 checkpoint(step, wall)
             if stop.requested:

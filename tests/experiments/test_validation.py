@@ -1,0 +1,194 @@
+"""Issue 9: in-range accuracy, out-of-range validation during training, lr decay, grad norms."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from prlstm.experiments.config import RunConfig
+from prlstm.experiments.evaluate import (
+    FIT_THRESHOLD,
+    eval_batch_seed,
+    evaluate_run,
+    in_range_accuracy,
+    val_batch_seed,
+    validation_score,
+)
+from prlstm.experiments.factory import build_model, build_task
+from prlstm.experiments.train import train
+from prlstm.experiments.trainlog import LogRow, read_log, read_rows, steps_to_threshold
+
+from .test_resume import Crash, _assert_same_run, _crash_at, _final_weights
+
+RESULTS = Path(__file__).resolve().parents[2] / "results"
+
+
+def test_in_range_accuracy_is_the_mean_over_training_lengths() -> None:
+    # lengths 1..3 are the training range, 4..5 the test range
+    accuracies = [1.0, 0.5, 0.75, 0.25, 0.0]
+    assert in_range_accuracy(accuracies, 3) == pytest.approx(0.75)
+    assert math.isnan(in_range_accuracy([], 3))
+
+
+def test_result_records_in_range_accuracy_fit_and_steps_to_generalise(smoke, tmp_path) -> None:
+    config = smoke(steps=6, val_every=2, val_lengths=[7, 12])
+    train(config, tmp_path, progress=False)
+    result = evaluate_run(tmp_path, progress=False)
+    acc = result["accuracy"]
+    assert result["in_range_accuracy"] == pytest.approx(sum(acc[:5]) / 5)
+    assert result["fitted"] == (result["in_range_accuracy"] >= FIT_THRESHOLD)
+    assert result["score"] == pytest.approx(sum(acc[5:]) / 7)  # lengths 6..12
+    assert result["validation"]["lengths"] == [7, 12]
+    assert result["validation"]["per_length"] == 8
+    rows = read_rows(tmp_path)
+    assert [r.step for r in rows if not math.isnan(r.val_score)] == [2, 4, 6]
+    assert result["steps_to_generalise"] == steps_to_threshold(rows, 0.9)
+    assert result["final_train_accuracy"] == rows[-1].accuracy
+
+
+def test_no_validation_no_steps_to_generalise_key(smoke, tmp_path) -> None:
+    train(smoke(steps=2), tmp_path, progress=False)
+    result = evaluate_run(tmp_path, progress=False)
+    assert result["validation"] is None and "steps_to_generalise" not in result
+    assert all(math.isnan(r["val_score"]) for r in read_log(tmp_path))
+
+
+def test_steps_to_threshold_picks_the_first_validated_row_at_threshold() -> None:
+    rows = [LogRow(1, 1.0, 0.5, 0.0, val_score=0.95),  # the first row counts too
+            LogRow(2, 1.0, 0.5, 0.0)]
+    assert steps_to_threshold(rows, 0.9) == 1
+    rows = [LogRow(s, 1.0, 0.5, 0.0, val_score=v) for s, v in [(1, 0.2), (2, math.nan),
+                                                                (3, 0.9), (4, 1.0)]]
+    assert steps_to_threshold(rows, 0.9) == 3
+    assert steps_to_threshold(rows[:2], 0.9) is None
+
+
+def test_validation_score_by_hand(smoke) -> None:
+    """The score is the mean, over the slice's lengths, of one batch's pooled accuracy."""
+    config = smoke(val_every=1, val_lengths=[6, 9], val_per_length=4)
+    task = build_task(config)
+    model = build_model(config, task, torch.device("cpu"))
+    expected = []
+    for length in (6, 9):
+        batch = task.sample_batch(4, length, seed=val_batch_seed(config, length))
+        logits = model(batch.inputs, task.output_length(batch.inputs.shape[1]))
+        correct = (logits.argmax(-1) == batch.targets) & batch.mask.bool()
+        expected.append(correct.sum().item() / batch.mask.sum().item())
+    assert validation_score(model, task, config) == pytest.approx(sum(expected) / 2)
+
+
+def test_validation_batches_are_never_test_batches(smoke) -> None:
+    config = smoke(val_every=1, eval_per_length=8, eval_batch_size=8, val_per_length=8,
+                   val_seed=1)  # even with the test set's seed value
+    task = build_task(config)
+    for length in config.validation_lengths():
+        assert val_batch_seed(config, length) != eval_batch_seed(config, length, 0)
+        val = task.sample_batch(8, length, seed=val_batch_seed(config, length)).inputs
+        test = task.sample_batch(8, length, seed=eval_batch_seed(config, length, 0)).inputs
+        assert not torch.equal(val, test)
+
+
+def test_default_validation_lengths_spread_over_the_test_range() -> None:
+    config = RunConfig(task="parity_check", model="lstm", val_every=100)
+    assert config.validation_lengths() == [41, 133, 225, 316, 408, 500]
+    assert RunConfig(task="parity_check", model="lstm").validation_lengths() == []
+    short = RunConfig(task="parity_check", model="lstm", val_every=1, train_length=5,
+                      eval_length=7)
+    assert short.validation_lengths() == [6, 7]
+
+
+@pytest.mark.parametrize("model", ["pr_lstm", "transformer"])  # transformer: dropout RNG
+def test_validation_changes_no_weight(smoke, tmp_path, model) -> None:
+    plain, validated = tmp_path / "plain", tmp_path / "validated"
+    train(smoke(model, steps=6), plain, progress=False)
+    train(smoke(model, steps=6, val_every=1), validated, progress=False)
+    a, b = _final_weights(plain), _final_weights(validated)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert evaluate_run(plain, progress=False)["score"] == \
+        evaluate_run(validated, progress=False)["score"]
+
+
+def test_validated_run_resumes_bit_exactly(smoke, tmp_path) -> None:
+    config = smoke(steps=8, ckpt_every=3, log_every=1, val_every=2, lr_decay_steps=4)
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    train(config, reference, progress=False)
+    with pytest.raises(Crash):
+        train(config, killed, progress=False, on_step=_crash_at(5))
+    train(config, killed, resume=True, progress=False)
+    _assert_same_run(reference, killed)
+    rows_a, rows_b = read_rows(reference), read_rows(killed)
+    assert [(r.step, r.grad_norm, r.lr) for r in rows_a] == \
+        [(r.step, r.grad_norm, r.lr) for r in rows_b]
+    # validation scores agree too (NaN on rows without validation)
+    assert [r.val_score if not math.isnan(r.val_score) else None for r in rows_a] == \
+        [r.val_score if not math.isnan(r.val_score) else None for r in rows_b]
+
+
+def test_lr_decay_schedule_and_log(smoke, tmp_path) -> None:
+    config = smoke(steps=6, log_every=1, lr_decay_steps=3)
+    assert [config.lr_at(s) for s in range(1, 7)] == pytest.approx(
+        [1e-3, 1e-3, 1e-3, 1e-3, 2e-3 / 3, 1e-3 / 3])
+    train(config, tmp_path, progress=False)
+    assert [r.lr for r in read_rows(tmp_path)] == pytest.approx(
+        [config.lr_at(s) for s in range(1, 7)])
+    with pytest.raises(ValueError, match="lr_decay_steps"):
+        smoke(steps=6, lr_decay_steps=7)
+    with pytest.raises(ValueError, match="lr_decay_steps"):
+        smoke(lr_decay_steps=-1)
+
+
+def test_lr_decay_changes_the_weights_and_the_run_id(smoke, tmp_path) -> None:
+    constant, decayed = smoke(steps=4), smoke(steps=4, lr_decay_steps=2)
+    assert constant.run_id() != decayed.run_id()
+    train(constant, tmp_path / "a", progress=False)
+    train(decayed, tmp_path / "b", progress=False)
+    a, b = _final_weights(tmp_path / "a"), _final_weights(tmp_path / "b")
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_grad_norm_is_logged_before_clipping(smoke, tmp_path) -> None:
+    train(smoke(steps=4, log_every=1, max_grad_norm=1e-6), tmp_path, progress=False)
+    rows = read_rows(tmp_path)
+    assert all(r.grad_norm > 1e-6 and r.grad_norm_max == pytest.approx(r.grad_norm)
+               for r in rows)
+
+
+def test_validation_settings_are_operational() -> None:
+    base = RunConfig(task="parity_check", model="lstm")
+    validated = RunConfig(task="parity_check", model="lstm", val_every=50, val_lengths=[60],
+                          val_per_length=4, val_seed=9)
+    assert base.run_id() == validated.run_id() and not base.differences(validated)
+
+
+def test_committed_runs_keep_their_ids() -> None:
+    """Configs saved before the new fields existed load and map to the same run ids."""
+    files = sorted(RESULTS.glob("*/runs/*/*/*/result.json"))
+    assert files, "no committed results found"
+    for path in files:
+        result = json.loads(path.read_text())
+        assert RunConfig.from_dict(result["config"]).run_id() == result["run_id"], path
+
+
+def test_retraining_from_the_saved_config_reproduces_the_result(smoke, tmp_path) -> None:
+    """What a committed run promises: its config.json alone re-trains to the same numbers."""
+    first = tmp_path / "first"
+    train(smoke("transformer", steps=5, val_every=2, lr_decay_steps=2), first, progress=False)
+    original = evaluate_run(first, progress=False)
+    saved = RunConfig.from_json((first / "config.json").read_text())
+    train(saved, tmp_path / "again", progress=False)
+    again = evaluate_run(tmp_path / "again", progress=False)
+    for key in ("score", "accuracy", "in_range_accuracy", "steps_to_generalise", "run_id"):
+        assert again[key] == original[key], key
+
+
+def test_bad_validation_settings_are_rejected() -> None:
+    with pytest.raises(ValueError, match="val_lengths"):
+        RunConfig(task="parity_check", model="lstm", val_lengths=[0])
+    with pytest.raises(ValueError, match="val_per_length"):
+        RunConfig(task="parity_check", model="lstm", val_per_length=0)
+    with pytest.raises(ValueError, match="val_every"):
+        RunConfig(task="parity_check", model="lstm", val_every=-5)
