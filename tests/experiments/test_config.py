@@ -65,3 +65,26 @@ def test_unknown_preset_and_setting() -> None:
         make_config("parity_check", "lstm", "huge")
     with pytest.raises(ValueError, match="unknown run settings: colour"):
         make_config("parity_check", "lstm", colour="red")
+
+
+def test_cpu_preset_grid_has_per_model_seeds_and_lrs() -> None:
+    from prlstm.cli import build_parser
+    from prlstm.experiments.cli import _sweep_configs
+
+    grid = _sweep_configs(build_parser().parse_args(["sweep", "--preset", "cpu"]))
+    by_model: dict[str, set] = {}
+    for c in grid:
+        by_model.setdefault(c.model, set()).add((c.task, c.seed, c.lr))
+    assert {s for _, s, _ in by_model["pr_lstm"]} == {0, 1, 2}
+    assert {s for _, s, _ in by_model["lstm"]} == {0, 1, 2}
+    assert by_model["transformer"] == {("parity_check", 0, 3e-4), ("cycle_navigation", 0, 3e-4)}
+    assert all(c.decay_steps() * 10 == c.steps and c.val_every == 100 for c in grid)
+    # --seeds / --lrs on the command line apply to every model
+    override = _sweep_configs(build_parser().parse_args(
+        ["sweep", "--preset", "cpu", "--seeds", "7", "--lrs", "1e-4"]))
+    assert {(c.seed, c.lr) for c in override} == {(7, 1e-4)}
+
+
+def test_gpu_preset_keeps_the_protocol() -> None:
+    config = make_config("parity_check", "pr_lstm", "gpu")
+    assert (config.lr_decay_fraction, config.val_every, config.lr) == (0, 0, 1e-3)

@@ -113,7 +113,7 @@ def test_validation_changes_no_weight(smoke, tmp_path, model) -> None:
 
 
 def test_validated_run_resumes_bit_exactly(smoke, tmp_path) -> None:
-    config = smoke(steps=8, ckpt_every=3, log_every=1, val_every=2, lr_decay_steps=4)
+    config = smoke(steps=8, ckpt_every=3, log_every=1, val_every=2, lr_decay_fraction=0.5)
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     train(config, reference, progress=False)
     with pytest.raises(Crash):
@@ -129,20 +129,21 @@ def test_validated_run_resumes_bit_exactly(smoke, tmp_path) -> None:
 
 
 def test_lr_decay_schedule_and_log(smoke, tmp_path) -> None:
-    config = smoke(steps=6, log_every=1, lr_decay_steps=3)
+    config = smoke(steps=6, log_every=1, lr_decay_fraction=0.5)
+    assert config.decay_steps() == 3
     assert [config.lr_at(s) for s in range(1, 7)] == pytest.approx(
         [1e-3, 1e-3, 1e-3, 1e-3, 2e-3 / 3, 1e-3 / 3])
     train(config, tmp_path, progress=False)
     assert [r.lr for r in read_rows(tmp_path)] == pytest.approx(
         [config.lr_at(s) for s in range(1, 7)])
-    with pytest.raises(ValueError, match="lr_decay_steps"):
-        smoke(steps=6, lr_decay_steps=7)
-    with pytest.raises(ValueError, match="lr_decay_steps"):
-        smoke(lr_decay_steps=-1)
+    assert smoke(steps=7, lr_decay_fraction=0.01).decay_steps() == 1  # never rounds to 0
+    for bad in (-0.1, 1.5, "0.1", True):
+        with pytest.raises(ValueError, match="lr_decay_fraction"):
+            smoke(lr_decay_fraction=bad)
 
 
 def test_lr_decay_changes_the_weights_and_the_run_id(smoke, tmp_path) -> None:
-    constant, decayed = smoke(steps=4), smoke(steps=4, lr_decay_steps=2)
+    constant, decayed = smoke(steps=4), smoke(steps=4, lr_decay_fraction=0.5)
     assert constant.run_id() != decayed.run_id()
     train(constant, tmp_path / "a", progress=False)
     train(decayed, tmp_path / "b", progress=False)
@@ -176,7 +177,7 @@ def test_committed_runs_keep_their_ids() -> None:
 def test_retraining_from_the_saved_config_reproduces_the_result(smoke, tmp_path) -> None:
     """What a committed run promises: its config.json alone re-trains to the same numbers."""
     first = tmp_path / "first"
-    train(smoke("transformer", steps=5, val_every=2, lr_decay_steps=2), first, progress=False)
+    train(smoke("transformer", steps=5, val_every=2, lr_decay_fraction=0.4), first, progress=False)
     original = evaluate_run(first, progress=False)
     saved = RunConfig.from_json((first / "config.json").read_text())
     train(saved, tmp_path / "again", progress=False)

@@ -69,12 +69,18 @@ def _sweep_configs(args: argparse.Namespace) -> list[RunConfig]:
     preset = get_preset(args.preset) if args.preset else None
     task_names = expand_tasks(args.tasks) if args.tasks else list(preset.tasks if preset else [])
     model_names = split_list(args.models) if args.models else list(preset.models if preset else [])
-    seeds = split_list(args.seeds, int) if args.seeds else list(preset.seeds if preset else [0])
-    lrs = split_list(args.lrs, float) if args.lrs else list(preset.lrs if preset else [1e-3])
     if not task_names or not model_names:
         raise ValueError("give --tasks and --models (or a --preset that defines them)")
+    seeds = split_list(args.seeds, int) if args.seeds else None
+    lrs = split_list(args.lrs, float) if args.lrs else None
+
+    def grid(model: str) -> list[tuple[int, float]]:
+        model_seeds = seeds or list(preset.seeds_for(model) if preset else [0])
+        model_lrs = lrs or list(preset.lrs_for(model) if preset else [1e-3])
+        return [(s, lr) for s in model_seeds for lr in model_lrs]
+
     return [_config(args, t, m, seed=s, lr=lr)
-            for t in task_names for m in model_names for s in seeds for lr in lrs]
+            for t in task_names for m in model_names for s, lr in grid(m)]
 
 
 def _workers(args: argparse.Namespace, configs: list[RunConfig]) -> int:

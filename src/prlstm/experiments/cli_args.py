@@ -22,8 +22,9 @@ RUN_FLAGS: dict[str, tuple[str, type, str]] = {
     "--log-every": ("log_every", int, "train_log.csv row every k updates"),
     "--ckpt-every": ("ckpt_every", int, "checkpoint every k updates"),
     "--device": ("device", str, "auto (CUDA when present), cpu, cuda, cuda:N"),
-    "--lr-decay-steps": ("lr_decay_steps", int,
-                         "decay the lr linearly over the last k updates (default 0: constant)"),
+    "--lr-decay-fraction": ("lr_decay_fraction", float,
+                            "decay the lr linearly to 0 over this final fraction of the "
+                            "updates (default 0: constant)"),
     "--val-every": ("val_every", int,
                     "score the out-of-range validation slice every k updates (0: off)"),
     "--val-per-length": ("val_per_length", int, "validation sequences per length (default 8)"),

@@ -26,7 +26,7 @@ OPERATIONAL_FIELDS = ("log_every", "ckpt_every", "device", "preset", "val_every"
                       "val_lengths", "val_per_length", "val_seed")
 # Identity fields added after runs were committed: left out of the identity (and the run id)
 # while they hold their default, so every earlier run keeps its id.
-LATER_FIELDS = ("lr_decay_steps",)
+LATER_FIELDS = ("lr_decay_fraction",)
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,12 @@ class RunConfig:
         task_options: keyword options for ``tasks.get`` (e.g. a modulus).
         hparams: model hyper-parameters overriding ``models.HPARAMS[model]``.
         seed: training seed (model init, curriculum, batches, dropout).
-        lr: Adam learning rate (constant, except for the final ``lr_decay_steps`` updates).
+        lr: Adam learning rate (constant, except for the final decay, see ``lr_decay_fraction``).
         steps: number of optimiser updates.
-        lr_decay_steps: ``k > 0`` decays the learning rate linearly over the last ``k``
-            updates: update ``s`` uses ``lr * min(1, (steps - s + 1) / k)``, so the last one
-            uses ``lr / k``. ``0`` (the protocol's default) keeps it constant.
+        lr_decay_fraction: ``f > 0`` decays the learning rate linearly over the last
+            ``k = max(1, round(f * steps))`` updates (see :meth:`decay_steps`): update ``s``
+            uses ``lr * min(1, (steps - s + 1) / k)``, so the last one uses ``lr / k``.
+            ``0`` (the protocol's default) keeps it constant.
         batch_size: training batch size.
         max_grad_norm: global-norm gradient clipping threshold.
         train_length: N, the curriculum's maximum length (lengths 1..N).
@@ -83,7 +84,7 @@ class RunConfig:
     ckpt_every: int = 1000
     device: str = "auto"
     preset: str = "custom"
-    lr_decay_steps: int = 0
+    lr_decay_fraction: float = 0.0
     val_every: int = 0
     val_lengths: list[int] = field(default_factory=list)
     val_per_length: int = 8
@@ -101,7 +102,7 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("seed", "eval_seed", "val_seed", "val_every", "lr_decay_steps"):
+        for name in ("seed", "eval_seed", "val_seed", "val_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -111,9 +112,11 @@ class RunConfig:
         if self.eval_per_length % self.eval_batch_size:
             raise ValueError(f"eval_per_length ({self.eval_per_length}) must be a multiple of "
                              f"eval_batch_size ({self.eval_batch_size})")
-        if self.lr_decay_steps > self.steps:
-            raise ValueError(f"lr_decay_steps ({self.lr_decay_steps}) must be at most steps "
-                             f"({self.steps})")
+        if isinstance(self.lr_decay_fraction, bool) or not (
+                isinstance(self.lr_decay_fraction, (int, float))
+                and 0.0 <= self.lr_decay_fraction <= 1.0):
+            raise ValueError(f"lr_decay_fraction must be a number in [0, 1], got "
+                             f"{self.lr_decay_fraction!r}")
         if not isinstance(self.val_lengths, list) or not all(
                 isinstance(n, int) and not isinstance(n, bool) and n >= 1
                 for n in self.val_lengths):
@@ -157,11 +160,16 @@ class RunConfig:
         return {k: v for k, v in self.to_dict().items() if k not in OPERATIONAL_FIELDS
                 and not (k in LATER_FIELDS and v == defaults[k])}
 
+    def decay_steps(self) -> int:
+        """How many final updates the lr decays over (0: constant lr)."""
+        if not self.lr_decay_fraction:
+            return 0
+        return max(1, round(self.lr_decay_fraction * self.steps))
+
     def lr_at(self, step: int) -> float:
-        """The learning rate of update ``step`` (1-based); see ``lr_decay_steps``."""
-        if self.lr_decay_steps == 0:
-            return self.lr
-        return self.lr * min(1.0, (self.steps - step + 1) / self.lr_decay_steps)
+        """The learning rate of update ``step`` (1-based); see ``lr_decay_fraction``."""
+        k = self.decay_steps()
+        return self.lr if k == 0 else self.lr * min(1.0, (self.steps - step + 1) / k)
 
     def validation_lengths(self) -> list[int]:
         """The validation slice's lengths (empty when validation is off).

@@ -1,6 +1,6 @@
 """Training (benchmark.md §5): Adam at a constant lr, global-norm clipping, uniform curriculum.
 
-Two additions that the protocol's default leaves off: ``lr_decay_steps`` (a linear decay of the
+Two additions that the protocol's default leaves off: ``lr_decay_fraction`` (a linear decay of the
 lr over the last updates, used by the small-budget presets only) and ``val_every`` (a small
 out-of-range validation slice scored during training and logged; it draws nothing from the
 training streams and never selects weights — the final weights are evaluated).
@@ -146,7 +146,7 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
 
     def checkpoint(step: int, wall: float) -> None:
         extra = {"train_seconds": wall, "val_seconds": val_seconds, "window": window.state(),
-                 "device": str(device)}
+                 "device": str(device), "threads": torch.get_num_threads()}
         save_checkpoint(root, config, step, model, optimizer, extra)
 
     show = sys.stderr.isatty() if progress is None else progress
