@@ -130,6 +130,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Re-train a saved run from its config.json and compare every number."""
+    from prlstm.experiments.reproduce import describe, reproduce
+
+    rep = reproduce(args.run_dir, args.work_dir, progress=_progress(args))
+    print(describe(rep))
+    return 0 if rep.exact else 1
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: sweep (default preset cpu) then report."""
     args.preset = args.preset or "cpu"
@@ -186,6 +195,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", dest="report_out", help="output directory (default RESULTS/report)")
     p.add_argument("--no-plots", action="store_true", help="table only")
     p.set_defaults(func=cmd_report)
+
+    p = subparsers.add_parser("reproduce", help="re-train a saved run and compare its numbers",
+                              description="Re-train a finished run from its config.json in a "
+                              "temporary directory and compare score, accuracy at every length "
+                              "and the training log with the saved ones (exit 1 if any differ).")
+    p.add_argument("run_dir", help="a run directory with config.json and result.json")
+    p.add_argument("--work-dir", help="where the temporary run goes (default: system temp)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_reproduce)
 
     _add_sweep_parser(subparsers, "run", "the main job: sweep (preset cpu by default) + report",
                       cmd_run)
