@@ -56,7 +56,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate a finished run and write its result.json."""
+    """Evaluate a finished run and write its result.json (``--lengths``: extra lengths only)."""
+    if args.lengths:
+        from prlstm.experiments.evaluate import evaluate_extra_lengths
+
+        result = evaluate_extra_lengths(args.run_dir, args.lengths, per_length=args.per_length,
+                                        batch_size=args.batch_size, device=args.device,
+                                        progress=_progress(args))
+        accuracy = result["extra_lengths"]["accuracy"]
+        print(f"{result['task']}/{result['model']}: " + ", ".join(
+            f"length {n}: {100 * accuracy[str(n)]:.1f}%" for n in sorted(set(args.lengths)))
+            + f" ({args.per_length} sequences each; score unchanged)")
+        return 0
     result = evaluate_run(args.run_dir, device=args.device, progress=_progress(args))
     print(f"{result['task']}/{result['model']}: score {100 * result['score']:.1f}% over "
           f"lengths {result['train_length'] + 1}..{len(result['accuracy'])} "
@@ -183,6 +194,13 @@ def register(subparsers: Any) -> None:
                               description="Evaluate a trained run at lengths 1..M.")
     p.add_argument("run_dir", help="a run directory made by prlstm train")
     p.add_argument("--device", help="evaluate on this device instead of the run's")
+    p.add_argument("--lengths", type=int, nargs="+", metavar="L",
+                   help="only evaluate these extra lengths beyond M (e.g. 1000 2000 5000 "
+                   "10000) and add them to result.json; the score is unchanged")
+    p.add_argument("--per-length", type=int, default=16,
+                   help="sequences per extra length (default 16)")
+    p.add_argument("--batch-size", type=int, default=4,
+                   help="batch size for extra lengths (default 4)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_eval)
 

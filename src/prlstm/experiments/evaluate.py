@@ -10,6 +10,7 @@ example's ``N+2..M``); a run is *solved* when its score is at least 0.90.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import prlstm
 from prlstm.experiments.checkpoint import CheckpointError, load_checkpoint, read_manifest
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.factory import build_model, build_task, model_config, parameter_count
-from prlstm.experiments.io import ensure_writable_dir, write_json
+from prlstm.experiments.io import ensure_writable_dir, read_json, write_json
 from prlstm.experiments.metrics import masked_accuracy
 from prlstm.experiments.seeding import derive_seed, resolve_device
 from prlstm.experiments.trainlog import read_rows, steps_to_threshold
@@ -207,4 +208,59 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_json(root / RESULT_FILE, result)
+    return result
+
+
+def evaluate_extra_lengths(run_dir: str | Path, lengths: Sequence[int], *,
+                           per_length: int = 16, batch_size: int = 4,
+                           device: str | None = None,
+                           progress: bool | None = None) -> dict[str, Any]:
+    """Accuracy of a finished, evaluated run at ``lengths`` beyond its test range, written
+    into its ``result.json`` under ``extra_lengths`` (the score and every other field stay).
+
+    Each length gets ``per_length`` sequences in batches of ``batch_size`` drawn from the test
+    set's own seed derivation (the same sequences for every model). Lengths evaluated before
+    are replaced, others kept. Returns the updated result.
+
+    Raises:
+        ValueError: a length is not an integer above the run's ``eval_length``, or
+            ``per_length`` is not a positive multiple of ``batch_size``.
+        FileNotFoundError: the run has no ``result.json`` yet (evaluate it first).
+        CheckpointError: the run's checkpoint is missing or unfinished.
+    """
+    root = Path(run_dir)
+    path = root / RESULT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `prlstm eval {root}` first")
+    manifest = read_manifest(root)
+    config = RunConfig.from_dict(manifest["config"])
+    bad = [n for n in lengths
+           if isinstance(n, bool) or not isinstance(n, int) or n <= config.eval_length]
+    if not lengths or bad:
+        raise ValueError(f"lengths must be integers above the run's eval_length "
+                         f"({config.eval_length}), got {list(lengths)!r}")
+    if (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+            or isinstance(per_length, bool) or not isinstance(per_length, int)
+            or per_length < 1 or per_length % batch_size):
+        raise ValueError(f"per_length ({per_length!r}) must be a positive multiple of "
+                         f"batch_size ({batch_size!r})")
+    run_device = resolve_device(device or config.device)
+    task = build_task(config)
+    model = build_model(config, task, run_device)
+    load_checkpoint(root, model, config=config, device=run_device)
+    show = sys.stderr.isatty() if progress is None else progress
+    ordered = sorted(set(lengths))
+    start = time.perf_counter()
+    accuracies = accuracy_at_lengths(
+        model, task, ordered, batch_size, per_length // batch_size,
+        lambda length, j: eval_batch_seed(dataclasses.replace(config, eval_batch_size=batch_size),
+                                          length, j),
+        run_device, show, desc=f"extra lengths {config.task}/{config.model}")
+    result = read_json(path)
+    extra = {int(k): v for k, v in (result.get("extra_lengths") or {}).get("accuracy", {}).items()}
+    extra.update(zip(ordered, accuracies, strict=True))
+    result["extra_lengths"] = {"per_length": per_length,
+                               "seconds": time.perf_counter() - start,
+                               "accuracy": {str(k): extra[k] for k in sorted(extra)}}
+    write_json(path, result)
     return result
