@@ -33,6 +33,7 @@ from prlstm.tasks import Task
 
 RESULT_FILE = "result.json"
 SOLVED_THRESHOLD = 0.90
+FIT_THRESHOLD = 0.90  # a run fitted its training range: in-range accuracy >= this
 
 
 def eval_batch_seed(config: RunConfig, length: int, sub_batch: int) -> int:

@@ -27,13 +27,29 @@ def _valid_row(row: dict[str, str | None]) -> bool:
     return not math.isnan(values[0])
 
 
+OPTIONAL = ("grad_norm", "grad_norm_max", "lr", "val_score")
+
+
+def _float_or_nan(value: str | None) -> float:
+    try:
+        return float(value) if value else math.nan
+    except ValueError:
+        return math.nan
+
+
 def read_log(run_dir: str | Path) -> list[dict[str, float]]:
-    """The log rows as floats (``step`` too); unparsable or partial rows are skipped."""
+    """The log rows as floats (``step`` too); unparsable or partial rows are skipped.
+
+    Every row also has the optional columns ``grad_norm``, ``grad_norm_max``, ``lr`` and
+    ``val_score``: NaN where the cell is empty (e.g. no validation at that step) or the log
+    predates the column.
+    """
     path = Path(run_dir) / LOG_FILE
     if not path.is_file():
         return []
     rows = [r for r in read_csv(path) if _valid_row(r)]
-    return [{k: float(r[k]) for k in HEADER} for r in rows]
+    return [{**{k: float(r[k]) for k in HEADER},
+             **{k: _float_or_nan(r.get(k)) for k in OPTIONAL}} for r in rows]
 
 
 class TrainLog:
