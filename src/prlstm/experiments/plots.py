@@ -36,7 +36,8 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: Path) -> None:
-    atomic_write_file(path, lambda name: fig.savefig(name, format="png", dpi=110))
+    atomic_write_file(path, lambda name: fig.savefig(name, format="png", dpi=110,
+                                                         bbox_inches="tight"))
 
 
 def _colour(index: int) -> str:
@@ -56,7 +57,7 @@ def accuracy_plot(task: str, runs_by_model: RunsByModel, path: Path) -> None:
     """Accuracy vs length for one task: a panel per model (same axes), a line per run."""
     plt = _pyplot()
     n_models = len(runs_by_model)
-    fig, axes = plt.subplots(n_models, 1, figsize=(9, 0.6 + 2.3 * n_models), sharex=True,
+    fig, axes = plt.subplots(n_models, 1, figsize=(10.5, 0.6 + 2.3 * n_models), sharex=True,
                              sharey=True, squeeze=False)
     train_length = max(int(r["train_length"]) for runs in runs_by_model.values() for r in runs)
     for ax, (model, runs) in zip(axes[:, 0], runs_by_model.items(), strict=True):
@@ -73,7 +74,7 @@ def accuracy_plot(task: str, runs_by_model: RunsByModel, path: Path) -> None:
         ax.set(ylabel="accuracy (%)", ylim=(-2, 102))
         ax.grid(alpha=0.3)
         if len(runs) <= MAX_LEGEND:
-            ax.legend(loc="center right", fontsize=7, framealpha=0.9)
+            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
     axes[-1, 0].set_xlabel(f"sequence length (shaded: training lengths 1..{train_length})")
     fig.suptitle(f"{task}: accuracy by length, every run", fontsize=11)
     fig.tight_layout()
@@ -119,8 +120,10 @@ def training_plot(task: str, runs_by_model: RunsByModel, path: Path) -> bool:
     axes[0].set(title=f"{task}: against update step", xlabel="step", ylabel="accuracy (%)",
                 ylim=(-2, 102))
     axes[1].set(title=f"{task}: against wall-clock", xlabel="training seconds (no warm-up)")
-    axes[0].legend(fontsize=8, loc="lower right", framealpha=0.9)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8,
+               frameon=False)
     _save(fig, path)
     plt.close(fig)
     return True
