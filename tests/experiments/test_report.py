@@ -122,7 +122,8 @@ def test_solved_but_not_fitted_is_bold_and_marked() -> None:
 def test_budget_lines() -> None:
     table = markdown_table(RUNS)
     assert "Training steps: 400 (every model)." in table
-    assert ("learning rates: 0.001 (pr_lstm: linear decay to 0 over the last 200 steps; "
+    assert "Seeds: pr_lstm: 0, 1, 2; lstm, transformer: 0. " in table
+    assert ("Learning rates: 0.001 (pr_lstm: linear decay to 0 over the last 200 steps; "
             "lstm, transformer: constant)") in table
     slice_text = "every 50 steps, lengths 60, 250, 500, 8 sequences per length, seed 3"
     assert (f"Validation during training (out-of-range slice): pr_lstm: {slice_text}; "

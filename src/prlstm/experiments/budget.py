@@ -7,6 +7,7 @@ get its value at the time: a constant learning rate and no validation.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -22,15 +23,24 @@ def _model_order(name: str) -> tuple[int, str]:
     return rank.get(name, len(rank)), name
 
 
-def per_model(results: list[dict[str, Any]], describe: Callable[[dict[str, Any]], str]) -> str:
+def _natural(text: str) -> tuple[float, str]:
+    try:
+        return float(text), text
+    except ValueError:
+        return math.inf, text
+
+
+def per_model(results: list[dict[str, Any]], describe: Callable[[dict[str, Any]], str],
+              sep: str = " / ") -> str:
     """``describe`` of every result; one text if all models agree, else ``"a, b: x; c: y"``.
 
-    A model whose runs differ lists its texts joined by ``" / "``.
+    A model whose runs differ lists its distinct texts (numbers in numeric order) joined by
+    ``sep``.
     """
     texts: dict[str, set[str]] = defaultdict(set)
     for r in results:
         texts[r["model"]].add(describe(r))
-    by_model = {m: " / ".join(sorted(v)) for m, v in texts.items()}
+    by_model = {m: sep.join(sorted(v, key=_natural)) for m, v in texts.items()}
     if len(set(by_model.values())) == 1:
         return next(iter(by_model.values()))
     groups: dict[str, list[str]] = defaultdict(list)
@@ -56,8 +66,8 @@ def validation_slice(result: dict[str, Any]) -> str:
 
 
 def _joined(results: list[dict[str, Any]], key: str, section: str | None = None) -> str:
-    values = {(r.get(section, {}) if section else r).get(key) for r in results}
-    return ", ".join(str(v) for v in sorted(values, key=str))
+    values = {str((r.get(section, {}) if section else r).get(key)) for r in results}
+    return ", ".join(sorted(values, key=_natural))
 
 
 def budget_lines(results: list[dict[str, Any]]) -> list[str]:
@@ -76,7 +86,8 @@ def budget_lines(results: list[dict[str, Any]]) -> list[str]:
     any_validation = any(isinstance(r.get("validation"), dict) for r in results)
     final = FINAL_WEIGHTS if any_validation else "The final weights are evaluated."
     return [f"Budget preset: {', '.join(presets)}. Training steps: {steps}.",
-            f"Seeds: {_joined(results, 'seed')}; learning rates: {_joined(results, 'lr')} "
+            f"Seeds: {per_model(results, lambda r: str(r.get('seed')), ', ')}. Learning rates: "
+            f"{per_model(results, lambda r: str(r.get('lr')), ', ')} "
             f"({per_model(results, lr_schedule)}); batch {_joined(results, 'batch_size', 'config')}"
             f"; recurrent {', '.join(hparams) or 'n/a'}.",
             f"Validation during training (out-of-range slice): {validation}. {final}",
