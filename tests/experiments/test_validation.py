@@ -193,3 +193,15 @@ def test_bad_validation_settings_are_rejected() -> None:
         RunConfig(task="parity_check", model="lstm", val_per_length=0)
     with pytest.raises(ValueError, match="val_every"):
         RunConfig(task="parity_check", model="lstm", val_every=-5)
+
+
+def test_old_results_get_in_range_accuracy_from_their_accuracies(tmp_path) -> None:
+    from prlstm.experiments.results import load_results
+
+    run = tmp_path / "old"
+    run.mkdir()
+    old = {"task": "parity_check", "model": "lstm", "score": 0.5, "train_length": 2,
+           "accuracy": [1.0, 0.5, 0.25, 0.25]}
+    (run / "result.json").write_text(json.dumps(old))
+    (loaded,) = load_results(tmp_path)
+    assert loaded["in_range_accuracy"] == 0.75 and loaded["fitted"] is False

@@ -1,19 +1,27 @@
 """PNG plots from saved results (matplotlib, Agg backend; experiments.md E4 and E6).
 
-* ``accuracy_<task>.png``: accuracy at every evaluated length, one line per model (its best
-  run), with the training range 1..N shaded.
-* ``training_<task>.png``: training loss and accuracy against the update step, one line per
-  model (its best run), read from ``train_log.csv``.
+* ``accuracy_<task>.png``: accuracy at every evaluated length, a panel per model (shared axes)
+  with a line per run (seed, lr and score in the legend), the training range 1..N shaded.
+* ``training_<task>.png``: training accuracy (solid) and, where validation ran, the out-of-range
+  validation score (dashed, dots) of every run, against the update step and against wall-clock
+  training seconds (two panels), read from ``train_log.csv``; every model of the task in one
+  figure.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from pathlib import Path
 from typing import Any
 
+from prlstm.experiments.evaluate import SOLVED_THRESHOLD
 from prlstm.experiments.io import atomic_write_file
-from prlstm.experiments.results import Results, best_run, ordered_models, ordered_tasks
+from prlstm.experiments.results import Results, ordered_models, ordered_tasks
 from prlstm.experiments.trainlog import read_log
+
+RunsByModel = dict[str, list[dict[str, Any]]]
+MAX_LEGEND = 8  # runs per panel with a legend entry each
 
 
 def _pyplot() -> Any:
@@ -28,45 +36,94 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: Path) -> None:
-    atomic_write_file(path, lambda name: fig.savefig(name, format="png", dpi=110))
+    atomic_write_file(path, lambda name: fig.savefig(name, format="png", dpi=110,
+                                                         bbox_inches="tight"))
 
 
-def accuracy_plot(task: str, runs_by_model: dict[str, dict[str, Any]], path: Path) -> None:
-    """Accuracy vs length for one task (one line per model)."""
+def _colour(index: int) -> str:
+    return f"C{index % 10}"
+
+
+def _run_label(run: dict[str, Any]) -> str:
+    """``seed 0, lr 0.001: score 7.8, in-range 99.5`` (``†`` if it did not fit)."""
+    label = f"seed {run.get('seed')}, lr {run.get('lr')}: score {100 * run['score']:.1f}"
+    in_range = run.get("in_range_accuracy")
+    if isinstance(in_range, int | float):
+        label += f", in-range {100 * in_range:.1f}"
+    return label + (" †" if run.get("fitted") is False else "")
+
+
+def accuracy_plot(task: str, runs_by_model: RunsByModel, path: Path) -> None:
+    """Accuracy vs length for one task: a panel per model (same axes), a line per run."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    train_length = max(int(r["train_length"]) for r in runs_by_model.values())
-    ax.axvspan(0.5, train_length + 0.5, color="0.85", label=f"training lengths 1..{train_length}")
-    for model, run in runs_by_model.items():
-        ax.plot(run["lengths"], [100 * a for a in run["accuracy"]], lw=1.2,
-                label=f"{model} (score {100 * run['score']:.1f})")
-    ax.set(title=task, xlabel="sequence length", ylabel="accuracy (%)", ylim=(-2, 102))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    n_models = len(runs_by_model)
+    fig, axes = plt.subplots(n_models, 1, figsize=(10.5, 0.6 + 2.3 * n_models), sharex=True,
+                             sharey=True, squeeze=False)
+    train_length = max(int(r["train_length"]) for runs in runs_by_model.values() for r in runs)
+    for ax, (model, runs) in zip(axes[:, 0], runs_by_model.items(), strict=True):
+        ax.axvspan(0.5, train_length + 0.5, color="0.88")
+        ordered = sorted(runs, key=lambda r: (str(r.get("lr")), float(r.get("seed") or 0)))
+        for j, r in enumerate(ordered):
+            ax.plot(r["lengths"], [100 * a for a in r["accuracy"]], lw=0.8, alpha=0.8,
+                    color=_colour(j), label=_run_label(r) if len(runs) <= MAX_LEGEND else None)
+        scores = [100 * r["score"] for r in runs]
+        summary = f"n={len(runs)}, best {max(scores):.1f}"
+        if len(runs) > 1:
+            summary += f", median {statistics.median(scores):.1f}"
+        ax.set_title(f"{model} ({summary})", fontsize=9, loc="left")
+        ax.set(ylabel="accuracy (%)", ylim=(-2, 102))
+        ax.grid(alpha=0.3)
+        if len(runs) <= MAX_LEGEND:
+            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+    axes[-1, 0].set_xlabel(f"sequence length (shaded: training lengths 1..{train_length})")
+    fig.suptitle(f"{task}: accuracy by length, every run", fontsize=11)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
 
 
-def training_plot(task: str, runs_by_model: dict[str, dict[str, Any]], path: Path) -> bool:
-    """Training loss and accuracy vs step for one task; False if no run has a log."""
-    logs = {m: read_log(r["run_dir"]) for m, r in runs_by_model.items()}
-    logs = {m: rows for m, rows in logs.items() if rows}
+def _series(rows: list[dict[str, float]], x: str, y: str) -> tuple[list[float], list[float]]:
+    pairs = [(r[x], 100 * r[y]) for r in rows if not math.isnan(r.get(y, math.nan))]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def training_plot(task: str, runs_by_model: RunsByModel, path: Path) -> bool:
+    """Training accuracy and validation score vs step and vs wall-clock seconds for one task
+    (every run of every model); False if no run has a log."""
+    logs = {m: [rows for r in runs if (rows := read_log(r["run_dir"]))]
+            for m, runs in runs_by_model.items()}
+    logs = {m: run_logs for m, run_logs in logs.items() if run_logs}
     if not logs:
         return False
     plt = _pyplot()
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for model, rows in logs.items():
-        steps = [r["step"] for r in rows]
-        ax_loss.plot(steps, [r["loss"] for r in rows], lw=1.2, label=model)
-        ax_acc.plot(steps, [100 * r["accuracy"] for r in rows], lw=1.2, label=model)
-    ax_loss.set(title=f"{task}: training loss", xlabel="step", ylabel="loss")
-    ax_acc.set(title=f"{task}: training accuracy", xlabel="step", ylabel="accuracy (%)",
-               ylim=(-2, 102))
-    for ax in (ax_loss, ax_acc):
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    any_val = False
+    for i, (model, run_logs) in enumerate(logs.items()):
+        for j, rows in enumerate(run_logs):
+            for ax, x in zip(axes, ("step", "wall_seconds"), strict=True):
+                label = f"{model} (n={len(run_logs)})" if j == 0 and x == "step" else None
+                ax.plot(*_series(rows, x, "accuracy"), lw=0.9, alpha=0.6, color=_colour(i),
+                        label=label)
+                val_x, val_y = _series(rows, x, "val_score")
+                if val_x:
+                    any_val = True
+                    ax.plot(val_x, val_y, ls="--", marker=".", ms=4, lw=1.1, color=_colour(i))
+    threshold = 100 * SOLVED_THRESHOLD
+    for ax in axes:
+        ax.axhline(threshold, color="0.5", lw=0.8, ls=":")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    axes[0].plot([], [], color="0.3", lw=0.9, label="training accuracy")
+    if any_val:
+        axes[0].plot([], [], color="0.3", ls="--", marker=".", label="validation score "
+                     "(out-of-range slice)")
+    axes[0].plot([], [], color="0.5", lw=0.8, ls=":", label=f"{threshold:.0f} %")
+    axes[0].set(title=f"{task}: against update step", xlabel="step", ylabel="accuracy (%)",
+                ylim=(-2, 102))
+    axes[1].set(title=f"{task}: against wall-clock", xlabel="training seconds (no warm-up)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8,
+               frameon=False)
     _save(fig, path)
     plt.close(fig)
     return True
@@ -76,12 +133,11 @@ def write_plots(groups: Results, out_dir: Path) -> list[Path]:
     """Both plots for every task in ``groups``; returns the files written."""
     written = []
     for task in ordered_tasks(groups):
-        best = {m: best_run(groups[(task, m)]) for m in ordered_models(groups)
-                if (task, m) in groups}
+        runs = {m: groups[(task, m)] for m in ordered_models(groups) if (task, m) in groups}
         accuracy_path = out_dir / f"accuracy_{task}.png"
-        accuracy_plot(task, best, accuracy_path)
+        accuracy_plot(task, runs, accuracy_path)
         written.append(accuracy_path)
         training_path = out_dir / f"training_{task}.png"
-        if training_plot(task, best, training_path):
+        if training_plot(task, runs, training_path):
             written.append(training_path)
     return written

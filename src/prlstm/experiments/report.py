@@ -1,90 +1,163 @@
-"""``prlstm report``: a Markdown results table in the shape of the paper's Table 2.
+"""``prlstm report``: Markdown results tables in the shape of the paper's Table 2.
 
-Rows are tasks grouped by level (regular, DCF, CS, in benchmark order), columns are models.
-Each cell is ``best (mean ± std)``: the best score over all runs of that task and model (seeds ×
-learning rates), then the mean and sample standard deviation over those runs, in percent; the
-best cell of each row is bold. A final row counts the tasks each model solved (best score ≥ 90%).
-Everything is read from the saved ``result.json`` files.
+Rows are tasks grouped by level (regular, DCF, CS, in benchmark order), columns are models
+(variants). Two tables, each cell summarising that task and model's ``n`` runs (seeds ×
+learning rates):
+
+* **Score**: the best run's out-of-range score, then ``(mean ± std)`` over the runs when
+  ``n >= 2``, ``n``, and how many runs fitted their training range. Only solved cells (best
+  score ≥ 90 %) are bold; a ``†`` marks a cell whose best run did not fit its training range
+  (in-range accuracy < 90 %), i.e. "not trained" rather than "does not generalise". A final row
+  counts the solved tasks per model.
+* **In-range accuracy and steps to generalise**: the best run's in-range accuracy (lengths
+  1..N; mean ± std when n ≥ 2), and the median over the runs that generalised of the first
+  logged step whose validation score reached 90 % (with how many of the validated runs did),
+  or "never".
+
+``report.md`` adds a table of every run. Result files written before a field existed show
+"–" for it. Everything is read from the saved ``result.json`` files.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from prlstm.experiments.evaluate import SOLVED_THRESHOLD
+from prlstm.experiments.budget import budget_lines
+from prlstm.experiments.evaluate import FIT_THRESHOLD, SOLVED_THRESHOLD
 from prlstm.experiments.io import atomic_write, ensure_writable_dir
-from prlstm.experiments.results import group_results, load_results, ordered_models, ordered_tasks
+from prlstm.experiments.results import (
+    CellSummary,
+    Results,
+    group_results,
+    load_results,
+    ordered_models,
+    ordered_tasks,
+    summarise,
+    variant_labels,
+)
 
 LEVEL_TITLES = {"regular": "Regular", "dcf": "DCF", "cs": "CS"}
+DASH = "–"
+NOT_FITTED = "†"
+NOT_FITTED_LEGEND = (f"{NOT_FITTED} did not fit its training range: in-range accuracy < "
+                     f"{100 * FIT_THRESHOLD:.0f} %.")
 
 
-def cell_stats(runs: list[dict[str, Any]]) -> tuple[float, float, float, int]:
-    """``(best, mean, std, n)`` of the runs' scores in percent (std is 0 for one run)."""
-    scores = [100.0 * r["score"] for r in runs]
-    std = statistics.stdev(scores) if len(scores) > 1 else 0.0
-    return max(scores), statistics.fmean(scores), std, len(scores)
+def _pct(value: float | None) -> str:
+    return DASH if value is None else f"{value:.1f}"
 
 
-def _budget_lines(results: list[dict[str, Any]]) -> list[str]:
-    presets = sorted({str(r.get("preset", "custom")) for r in results})
-    steps: dict[str, set[int]] = defaultdict(set)
-    for r in results:
-        steps[r["model"]].add(int(r["steps"]))
-    step_text = "; ".join(f"{m} {'/'.join(str(s) for s in sorted(v))}"
-                          for m, v in sorted(steps.items()))
-    evals = sorted({(r["train_length"], len(r["accuracy"]),
-                     r.get("config", {}).get("eval_per_length")) for r in results})
-    eval_text = "; ".join(f"test lengths {n + 1}..{m}, {k} sequences per length"
-                          for n, m, k in evals)
-    def _joined(key: str, section: str | None = None) -> str:
-        values = {(r.get(section, {}) if section else r).get(key) for r in results}
-        return ", ".join(str(v) for v in sorted(values, key=str))
-
-    hparams = sorted({f"H={r.get('model_config', {}).get('hidden_size')}" for r in results
-                      if r.get("model_config", {}).get("hidden_size") is not None})
-    return [f"Budget preset: {', '.join(presets)}. Training steps: {step_text}.",
-            f"Seeds: {_joined('seed')}; learning rates: {_joined('lr')}; batch "
-            f"{_joined('batch_size', 'config')}; recurrent {', '.join(hparams) or 'n/a'}.",
-            f"Device: {_joined('device')}; torch {_joined('torch_version')}.",
-            f"Evaluation: {eval_text}. Solved = score >= {100 * SOLVED_THRESHOLD:.0f}%.",
-            "Cells: best score over seeds x learning rates in % (mean ± std over the runs)."]
+def _spread(mean: float | None, std: float | None) -> str:
+    """`` (mean ± std)`` when there is a std (n >= 2), else nothing."""
+    return "" if mean is None or std is None else f" ({mean:.1f} ± {std:.1f})"
 
 
-def markdown_table(results: list[dict[str, Any]]) -> str:
-    """The Table 2-style Markdown table (with a budget note) for ``results``."""
-    if not results:
-        return "No results found.\n"
-    groups = group_results(results)
+def score_cell(cell: CellSummary) -> str:
+    """``**best**† (mean ± std) · n=3 · fit 2/3``: bold only if solved, ``†`` if the best
+    run did not fit, ``(mean ± std)`` only for n >= 2, ``fit –`` for results without it."""
+    best = _pct(cell.best)
+    if cell.solved:
+        best = f"**{best}**"
+    if cell.best_fitted is False:
+        best += NOT_FITTED
+    fit = f"{cell.fitted}/{cell.fit_known}" if cell.fit_known else DASH
+    return f"{best}{_spread(cell.mean, cell.std)} · n={cell.n} · fit {fit}"
+
+
+def generalise_text(cell: CellSummary) -> str:
+    """``step 450 (2/3)`` (median over the runs that generalised), ``never (0/3)``, or ``–``
+    when no run was validated."""
+    if not cell.validated:
+        return DASH
+    k = len(cell.generalised_steps)
+    if not k:
+        return f"never (0/{cell.validated})"
+    return f"step {cell.median_steps:g} ({k}/{cell.validated})"
+
+
+def in_range_cell(cell: CellSummary) -> str:
+    """``in-range best (mean ± std) · gen. step 450 (2/3)``."""
+    spread = _spread(cell.in_range_mean, cell.in_range_std) if cell.in_range_known > 1 else ""
+    return f"{_pct(cell.best_in_range)}{spread} · gen. {generalise_text(cell)}"
+
+
+def _grid(groups: Results, render: Callable[[CellSummary], str],
+          solved_row: bool) -> list[str]:
     task_names, model_names = ordered_tasks(groups), ordered_models(groups)
-    lines = [*_budget_lines(results), "",
-             "| Level | Task | " + " | ".join(model_names) + " |",
+    lines = ["| Level | Task | " + " | ".join(model_names) + " |",
              "|---|---|" + "---|" * len(model_names)]
     solved = dict.fromkeys(model_names, 0)
     attempted = dict.fromkeys(model_names, 0)
     previous_level = None
     for task in task_names:
-        stats = {m: cell_stats(groups[(task, m)]) for m in model_names if (task, m) in groups}
-        top = f"{max(s[0] for s in stats.values()):.1f}"  # ties as displayed are all bold
-        level = str(groups[(task, next(iter(stats)))][0].get("level", "?"))
-        cells = []
+        cells = {m: summarise(groups[(task, m)]) for m in model_names if (task, m) in groups}
+        level = str(groups[(task, next(iter(cells)))][0].get("level", "?"))
+        texts = []
         for m in model_names:
-            if m not in stats:
-                cells.append("–")
+            if m not in cells:
+                texts.append(DASH)
                 continue
-            best, mean, std, _ = stats[m]
             attempted[m] += 1
-            solved[m] += best >= 100 * SOLVED_THRESHOLD
-            text = f"{best:.1f}"
-            cells.append(f"{'**' + text + '**' if text == top else text} ({mean:.1f} ± {std:.1f})")
+            solved[m] += cells[m].solved
+            texts.append(render(cells[m]))
         title = LEVEL_TITLES.get(level, level) if level != previous_level else ""
         previous_level = level
         head = f"| {title} |" if title else "| |"
-        lines.append(f"{head} {task} | " + " | ".join(cells) + " |")
-    lines.append("| | **solved** | " + " | ".join(f"{solved[m]}/{attempted[m]}"
-                                                  for m in model_names) + " |")
+        lines.append(f"{head} {task} | " + " | ".join(texts) + " |")
+    if solved_row:
+        lines.append("| | **solved** | " + " | ".join(f"{solved[m]}/{attempted[m]}"
+                                                      for m in model_names) + " |")
+    return lines
+
+
+def markdown_table(results: list[dict[str, Any]]) -> str:
+    """The budget lines and both summary tables (Markdown) for ``results``."""
+    if not results:
+        return "No results found.\n"
+    groups = group_results(results)
+    lines = [*budget_lines(results), "",
+             "**Score** (out-of-range accuracy, %): best run, (mean ± std over the runs when "
+             "n ≥ 2), n runs (seeds × learning rates), runs that fitted their training range. "
+             f"Bold: solved. {NOT_FITTED_LEGEND}", "",
+             *_grid(groups, score_cell, solved_row=True), "",
+             "**In-range accuracy** (lengths 1..N, %) of the best run (mean ± std when n ≥ 2) "
+             "and **steps to generalise**: median first logged step with validation score "
+             f"≥ {100 * SOLVED_THRESHOLD:.0f} % over the runs that reached it (runs that did / "
+             "validated runs); never: none did; –: no validation.", "",
+             *_grid(groups, in_range_cell, solved_row=False)]
+    return "\n".join(lines) + "\n"
+
+
+def _fitted_text(run: dict[str, Any]) -> str:
+    fitted = run.get("fitted")
+    return DASH if not isinstance(fitted, bool) else ("yes" if fitted else f"no {NOT_FITTED}")
+
+
+def _steps_text(run: dict[str, Any]) -> str:
+    if "steps_to_generalise" not in run:
+        return DASH
+    steps = run["steps_to_generalise"]
+    return "never" if steps is None else str(int(steps))
+
+
+def runs_table(results: list[dict[str, Any]]) -> str:
+    """A Markdown row per run: score, in-range accuracy, fitted, steps to generalise."""
+    lines = ["| Task | Model | Seed | lr | Score | In-range | Fitted | Steps to generalise |",
+             "|---|---|---|---|---|---|---|---|"]
+    groups = group_results(results)
+    task_rank = {t: i for i, t in enumerate(ordered_tasks(groups))}
+    model_rank = {m: i for i, m in enumerate(ordered_models(groups))}
+    rows = sorted(zip(variant_labels(results), results, strict=True),
+                  key=lambda lr: (task_rank[lr[1]["task"]], model_rank[lr[0]],
+                                  str(lr[1].get("lr")), float(lr[1].get("seed") or 0)))
+    for label, r in rows:
+        in_range = r.get("in_range_accuracy")
+        in_text = DASH if not isinstance(in_range, int | float) else f"{100 * in_range:.1f}"
+        lines.append(f"| {r['task']} | {label} | {r.get('seed', DASH)} | {r.get('lr', DASH)} | "
+                     f"{100 * r['score']:.1f} | {in_text} | {_fitted_text(r)} | "
+                     f"{_steps_text(r)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -92,14 +165,18 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *,
                  plots: bool = True) -> tuple[str, list[Path]]:
     """Write ``report.md`` and the PNG plots for ``results_dir`` into ``out_dir``.
 
-    ``out_dir`` defaults to ``results_dir/report``. Returns the table text and the files
-    written.
+    ``out_dir`` defaults to ``results_dir/report``. Returns the summary tables' text (without
+    the per-run table, which only ``report.md`` holds) and the files written.
     """
     results = load_results(results_dir)
     target = ensure_writable_dir(Path(out_dir) if out_dir else Path(results_dir) / "report")
     table = markdown_table(results)
+    text = "# Results\n\n" + table
+    if results:
+        text += ("\n<details><summary>Every run</summary>\n\n" + runs_table(results)
+                 + "\n</details>\n")
     report_path = target / "report.md"
-    atomic_write(report_path, lambda f: f.write("# Results\n\n" + table))
+    atomic_write(report_path, lambda f: f.write(text))
     written = [report_path]
     if plots and results:
         from prlstm.experiments.plots import write_plots
