@@ -53,3 +53,21 @@ def test_cli(evaluated, capsys) -> None:
                  "--batch-size", "4", "--quiet"]) == 0
     assert "length 25:" in capsys.readouterr().out
     assert main(["eval", str(evaluated), "--lengths", "3", "--quiet"]) != 0
+
+
+def test_report_shows_extra_lengths_only_when_present() -> None:
+    from prlstm.experiments.report import extra_lengths_cell, markdown_table
+
+    def result(seed, extra):
+        r = {"task": "parity_check", "level": "regular", "model": "lstm", "seed": seed,
+             "lr": 1e-3, "steps": 4, "score": 0.5, "train_length": 2, "accuracy": [1, 1, .5],
+             "config": {}}
+        if extra is not None:
+            r["extra_lengths"] = {"per_length": 16, "accuracy": extra}
+        return r
+
+    runs = [result(0, {"1000": 1.0, "10000": 0.5}), result(1, {"1000": 0.5, "10000": 0.25})]
+    assert extra_lengths_cell(runs) == "1k 75.0 · 10k 37.5 (n=2)"
+    assert extra_lengths_cell([result(0, None)]) == "–"
+    assert "Far beyond the test range" in markdown_table(runs)
+    assert "Far beyond" not in markdown_table([result(0, None)])

@@ -83,7 +83,23 @@ def in_range_cell(cell: CellSummary) -> str:
     return f"{_pct(cell.best_in_range)}{spread} · gen. {generalise_text(cell)}"
 
 
-def _grid(groups: Results, render: Callable[[CellSummary], str],
+def extra_lengths_cell(runs: list[dict[str, Any]]) -> str:
+    """``1k 98.4 · 10k 95.0 (n=3)``: mean accuracy over the runs at each extra length."""
+    by_length: dict[int, list[float]] = {}
+    for r in runs:
+        for length, acc in ((r.get("extra_lengths") or {}).get("accuracy") or {}).items():
+            by_length.setdefault(int(length), []).append(100.0 * acc)
+    if not by_length:
+        return DASH
+    def name(n: int) -> str:
+        return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+    parts = [f"{name(n)} {sum(v) / len(v):.1f}" for n, v in sorted(by_length.items())]
+    counts = {len(v) for v in by_length.values()}
+    return " · ".join(parts) + f" (n={'/'.join(str(c) for c in sorted(counts))})"
+
+
+def _grid(groups: Results, render: Callable[[CellSummary, list[dict[str, Any]]], str],
           solved_row: bool) -> list[str]:
     task_names, model_names = ordered_tasks(groups), ordered_models(groups)
     lines = ["| Level | Task | " + " | ".join(model_names) + " |",
@@ -101,7 +117,7 @@ def _grid(groups: Results, render: Callable[[CellSummary], str],
                 continue
             attempted[m] += 1
             solved[m] += cells[m].solved
-            texts.append(render(cells[m]))
+            texts.append(render(cells[m], groups[(task, m)]))
         title = LEVEL_TITLES.get(level, level) if level != previous_level else ""
         previous_level = level
         head = f"| {title} |" if title else "| |"
@@ -121,12 +137,20 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
              "**Score** (out-of-range accuracy, %): best run, (mean ± std over the runs when "
              "n ≥ 2), n runs (seeds × learning rates), runs that fitted their training range. "
              f"Bold: solved. {NOT_FITTED_LEGEND}", "",
-             *_grid(groups, score_cell, solved_row=True), "",
+             *_grid(groups, lambda cell, _: score_cell(cell), solved_row=True), "",
              "**In-range accuracy** (lengths 1..N, %) of the best run (mean ± std when n ≥ 2) "
              "and **steps to generalise**: median first logged step with validation score "
              f"≥ {100 * SOLVED_THRESHOLD:.0f} % over the runs that reached it (runs that did / "
              "validated runs); never: none did; –: no validation.", "",
-             *_grid(groups, in_range_cell, solved_row=False)]
+             *_grid(groups, lambda cell, _: in_range_cell(cell), solved_row=False)]
+    if any(r.get("extra_lengths") for r in results):
+        per_length = sorted({r["extra_lengths"].get("per_length") for r in results
+                             if r.get("extra_lengths")}, key=str)
+        lines += ["", "**Far beyond the test range** (`prlstm eval RUN --lengths ...`): mean "
+                  "accuracy (%) over the runs at each extra length, "
+                  f"{'/'.join(str(k) for k in per_length)} sequences per length; not part of "
+                  "the score. A model that has learned the automaton keeps its accuracy.", "",
+                  *_grid(groups, lambda _, runs: extra_lengths_cell(runs), solved_row=False)]
     return "\n".join(lines) + "\n"
 
 
