@@ -22,7 +22,7 @@ from prlstm.experiments.cli_args import (
 )
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.evaluate import evaluate_run
-from prlstm.experiments.presets import get_preset, make_config
+from prlstm.experiments.presets import get_preset, grid, make_config
 from prlstm.experiments.report import write_report
 from prlstm.experiments.seeding import resolve_device
 from prlstm.experiments.sweep import run_sweep
@@ -78,20 +78,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _sweep_configs(args: argparse.Namespace) -> list[RunConfig]:
     preset = get_preset(args.preset) if args.preset else None
-    task_names = expand_tasks(args.tasks) if args.tasks else list(preset.tasks if preset else [])
-    model_names = split_list(args.models) if args.models else list(preset.models if preset else [])
-    if not task_names or not model_names:
-        raise ValueError("give --tasks and --models (or a --preset that defines them)")
-    seeds = split_list(args.seeds, int) if args.seeds else None
-    lrs = split_list(args.lrs, float) if args.lrs else None
-
-    def grid(model: str) -> list[tuple[int, float]]:
-        model_seeds = seeds or list(preset.seeds_for(model) if preset else [0])
-        model_lrs = lrs or list(preset.lrs_for(model) if preset else [1e-3])
-        return [(s, lr) for s in model_seeds for lr in model_lrs]
-
-    return [_config(args, t, m, seed=s, lr=lr)
-            for t in task_names for m in model_names for s, lr in grid(m)]
+    points = grid(preset, expand_tasks(args.tasks) if args.tasks else None,
+                  split_list(args.models) if args.models else None,
+                  split_list(args.seeds, int) if args.seeds else None,
+                  split_list(args.lrs, float) if args.lrs else None)
+    return [make_config(p.task, p.model, args.preset, hparams={**p.hparams, **hparams(args)},
+                        task_options=dict(args.task_option), **run_fields(args), seed=p.seed,
+                        lr=p.lr)
+            for p in points]
 
 
 def _workers(args: argparse.Namespace, configs: list[RunConfig]) -> int:

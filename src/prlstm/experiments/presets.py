@@ -40,6 +40,30 @@ evaluating lengths 1..500 with 16 sequences per length costs ≈12 s, ≈4 s and
   same test set for every model: the score, a mean over 460 lengths, still has a standard
   error below 1 point; per-length curves are noisier (±12 points at chance level).
 
+``cpu-full`` — the paper's whole table at a CPU budget (issue 10): all 15 tasks × pr_lstm, rnn,
+lstm, transformer, stack_rnn, tape_rnn, seeds 0, 1, 2 on the regular tasks and 0, 1 elsewhere
+(204 runs), the ``cpu`` preset's protocol otherwise (H = 128, final 10 % lr decay, validation —
+every 250 steps here —, 16 test sequences per length). Steps per model were chosen from
+``benchmarks/step_costs.py`` (one thread, H = 128, batch 128, length 20, measured on this
+project's 2-core VM while other jobs ran, so ±20 %; benchmarks/results/step_costs.json): a
+training step costs 46–61 ms for pr_lstm on the single-output tasks and 133–290 ms on the
+sequence-output ones, lstm 12–25 / 17–50, rnn 4–9 / 8–14, transformer 90–197 / 152–305,
+stack_rnn 13–22 / 20–48, tape_rnn 23–41 / 51–94; evaluating lengths 1..500 costs 2–84 s per run
+for the recurrent models and 36–277 s for the transformer. With pr_lstm 2,000 steps, rnn / lstm
+/ stack_rnn 5,000, tape_rnn 3,000 and the transformer 800 (lr 3e-4),
+``python benchmarks/step_costs.py --estimate cpu-full`` adds the grid up to ≈ 33,600
+core-seconds = 4.7 hours on 2 cores; the same estimate for the ``cpu`` preset is 1,400
+core-seconds against 1,716 measured (858 s × 2 workers), so expect ≈ 5.7 hours — inside the
+6-hour budget. pr_lstm gets fewer steps than the LSTM because each costs 4–6× more; at this
+width it generalises on parity_check within 400–900 steps (the ``cpu`` preset's runs).
+
+``cpu-ablations`` — the paper's Table 3 at the same budget: PR-LSTM with R = 0, 1, 2
+refinements, PR-RNN with R = 0, 1, 2, and the parameter-matched PR-LSTM (H = 69, R = 1: 68,103
+recurrent parameters against the H = 128 LSTM's 67,584, the rule that gives H = 137 for
+H = 256), on the four regular tasks plus bucket_sort and missing_duplicate_string (the two
+non-regular tasks the paper reports PR-LSTM solving), seeds 0, 1, 2; PR-RNN gets the RNN's 5,000
+steps, PR-LSTM 2,000.
+
 ``gpu`` — the full protocol shape (H = 256, lengths to 500, 512 sequences per length in
 sub-batches of 64) with a reduced, adjustable step count (default 100,000; the paper used 1M).
 """
@@ -55,6 +79,11 @@ from prlstm.experiments.config import RunConfig
 
 REGULAR_TASKS = ("even_pairs", "modular_arithmetic", "parity_check", "cycle_navigation")
 MAIN_MODELS = ("pr_lstm", "lstm", "transformer")
+FULL_MODELS = ("pr_lstm", "rnn", "lstm", "transformer", "stack_rnn", "tape_rnn")
+ALL_TASKS = ("even_pairs", "modular_arithmetic", "parity_check", "cycle_navigation",
+             "stack_manipulation", "reverse_string", "modular_arithmetic_brackets",
+             "solve_equation", "duplicate_string", "missing_duplicate_string", "odds_first",
+             "binary_addition", "binary_multiplication", "compute_sqrt", "bucket_sort")
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,10 @@ class Preset:
         tasks, models, seeds, lrs: the default sweep grid of ``prlstm sweep`` / ``run``.
         model_seeds, model_lrs: per-model seeds / learning rates of that grid (models not
             named use ``seeds`` / ``lrs``); ``--seeds`` / ``--lrs`` on the CLI override all.
+        level_seeds: seeds for the tasks of one level (``"regular"``, ``"dcf"``, ``"cs"``),
+            used where ``model_seeds`` names no seeds for the model.
+        variants: ``(model, hparams)`` pairs that replace ``models`` in the grid (an ablation
+            table: one model under several hyper-parameters, each its own report column).
     """
 
     name: str
@@ -81,10 +114,14 @@ class Preset:
     lrs: tuple[float, ...] = (1e-3,)
     model_seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
     model_lrs: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    level_seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    variants: tuple[tuple[str, dict[str, Any]], ...] = ()
 
-    def seeds_for(self, model: str) -> tuple[int, ...]:
-        """The grid's seeds for ``model``."""
-        return self.model_seeds.get(model, self.seeds)
+    def seeds_for(self, model: str, level: str | None = None) -> tuple[int, ...]:
+        """The grid's seeds for ``model`` (on a task of ``level``)."""
+        if model in self.model_seeds:
+            return self.model_seeds[model]
+        return self.level_seeds.get(level or "", self.seeds)
 
     def lrs_for(self, model: str) -> tuple[float, ...]:
         """The grid's learning rates for ``model``."""
@@ -114,12 +151,80 @@ PRESETS: dict[str, Preset] = {
         model_seeds={"transformer": (0,)},
         model_lrs={"transformer": (3e-4,)},
     ),
+    "cpu-full": Preset(
+        name="cpu-full",
+        run={"steps": 5000, "lr_decay_fraction": 0.1, "eval_per_length": 16,
+             "eval_batch_size": 16, "log_every": 50, "ckpt_every": 500, "val_every": 250},
+        hparams={"hidden_size": 128},
+        per_model={"pr_lstm": {"steps": 2000}, "tape_rnn": {"steps": 3000},
+                   "transformer": {"steps": 800}},
+        tasks=ALL_TASKS,
+        models=FULL_MODELS,
+        seeds=(0, 1),
+        level_seeds={"regular": (0, 1, 2)},
+        model_lrs={"transformer": (3e-4,)},
+    ),
+    "cpu-ablations": Preset(
+        name="cpu-ablations",
+        run={"steps": 2000, "lr_decay_fraction": 0.1, "eval_per_length": 16,
+             "eval_batch_size": 16, "log_every": 50, "ckpt_every": 500, "val_every": 250},
+        hparams={"hidden_size": 128},
+        per_model={"pr_rnn": {"steps": 5000}},
+        tasks=(*REGULAR_TASKS, "bucket_sort", "missing_duplicate_string"),
+        seeds=(0, 1, 2),
+        variants=(("pr_lstm", {"refinements": 0}), ("pr_lstm", {"refinements": 1}),
+                  ("pr_lstm", {"refinements": 2}), ("pr_rnn", {"refinements": 0}),
+                  ("pr_rnn", {"refinements": 1}), ("pr_rnn", {"refinements": 2}),
+                  ("pr_lstm", {"hidden_size": 69, "refinements": 1})),
+    ),
     "gpu": Preset(
         name="gpu",
         run={"steps": 100_000, "log_every": 200, "ckpt_every": 5000},
         hparams={"hidden_size": 256},
     ),
 }
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One run of a sweep grid (before the preset's run settings are applied)."""
+
+    task: str
+    model: str
+    hparams: dict[str, Any]
+    seed: int
+    lr: float
+
+
+def grid(preset: Preset | None, tasks: list[str] | None = None,
+         models_: list[str] | None = None, seeds: list[int] | None = None,
+         lrs: list[float] | None = None) -> list[GridPoint]:
+    """The sweep grid: tasks × models (or the preset's variants) × seeds × learning rates.
+
+    Arguments given override the preset's; ``models_`` filters a preset's variants by model
+    name. Without a preset, tasks and models are required and seeds/lrs default to 0 / 1e-3.
+    """
+    from prlstm import tasks as task_registry
+
+    task_names = tasks or list(preset.tasks if preset else [])
+    if preset is not None and preset.variants:
+        pairs = [(m, dict(h)) for m, h in preset.variants if not models_ or m in models_]
+        if not pairs:
+            raise ValueError(f"preset {preset.name!r} has no variant of {models_}; its "
+                             f"models are {sorted({m for m, _ in preset.variants})}")
+    else:
+        pairs = [(m, {}) for m in (models_ or list(preset.models if preset else []))]
+    if not task_names or not pairs:
+        raise ValueError("give --tasks and --models (or a --preset that defines them)")
+    points = []
+    for task in task_names:
+        level = task_registry.get(task).level if task in task_registry.names() else None
+        for model, hparams in pairs:
+            model_seeds = seeds or list(preset.seeds_for(model, level) if preset else [0])
+            model_lrs = lrs or list(preset.lrs_for(model) if preset else [1e-3])
+            points += [GridPoint(task, model, hparams, s, lr)
+                       for s in model_seeds for lr in model_lrs]
+    return points
 
 
 def preset_names() -> list[str]:
