@@ -126,7 +126,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write report.md and plots for a results directory and print the table."""
     try:
         table, written = write_report(args.results_dir, args.report_out,
-                                      plots=not args.no_plots)
+                                      plots=not args.no_plots,
+                                      published=getattr(args, "published", False))
     except ImportError as err:
         print(f"prlstm report: error: {err} (or pass --no-plots)", file=sys.stderr)
         return 2
@@ -206,6 +207,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("results_dir", help="directory searched recursively for result.json")
     p.add_argument("--out", dest="report_out", help="output directory (default RESULTS/report)")
     p.add_argument("--no-plots", action="store_true", help="table only")
+    p.add_argument("--published", action="store_true",
+                   help="add the published 1M-step scores (marked as such) for comparison")
     p.set_defaults(func=cmd_report)
 
     p = subparsers.add_parser("reproduce", help="re-train a saved run and compare its numbers",

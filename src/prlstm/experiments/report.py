@@ -128,8 +128,35 @@ def _grid(groups: Results, render: Callable[[CellSummary, list[dict[str, Any]]],
     return lines
 
 
-def markdown_table(results: list[dict[str, Any]]) -> str:
-    """The budget lines and both summary tables (Markdown) for ``results``."""
+def published_table(results: list[dict[str, Any]]) -> list[str]:
+    """Published 1M-step scores for the tasks and models of ``results`` (empty if none)."""
+    from prlstm.experiments.published import SOURCES, published
+
+    groups = group_results(results)
+    task_names, model_names = ordered_tasks(groups), ordered_models(groups)
+    base = {label: r["model"] for label, r in zip(variant_labels(results), results, strict=True)}
+    rows, used = [], set()
+    for task in task_names:
+        cells = []
+        for label in model_names:
+            found = published(task, base.get(label, label))
+            if found:
+                used.add(found[1])
+            cells.append(f"{found[0]:.1f} ({found[1]})" if found else DASH)
+        if any(c != DASH for c in cells):
+            rows.append(f"| {task} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return ["**Published** scores (%, 1M training steps; NOT measured here — for comparison "
+            "only): " + "; ".join(f"{k}: {SOURCES[k]}" for k in sorted(used)) + ". "
+            "–: not found in a readable source.", "",
+            "| Task | " + " | ".join(model_names) + " |",
+            "|---|" + "---|" * len(model_names), *rows]
+
+
+def markdown_table(results: list[dict[str, Any]], *, with_published: bool = False) -> str:
+    """The budget lines and summary tables (Markdown) for ``results``; ``with_published``
+    adds the published 1M-step scores for the same tasks and models."""
     if not results:
         return "No results found.\n"
     groups = group_results(results)
@@ -151,6 +178,8 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
                   f"{'/'.join(str(k) for k in per_length)} sequences per length; not part of "
                   "the score. A model that has learned the automaton keeps its accuracy.", "",
                   *_grid(groups, lambda _, runs: extra_lengths_cell(runs), solved_row=False)]
+    if with_published and (table := published_table(results)):
+        lines += ["", *table]
     return "\n".join(lines) + "\n"
 
 
@@ -186,7 +215,7 @@ def runs_table(results: list[dict[str, Any]]) -> str:
 
 
 def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *,
-                 plots: bool = True) -> tuple[str, list[Path]]:
+                 plots: bool = True, published: bool = False) -> tuple[str, list[Path]]:
     """Write ``report.md`` and the PNG plots for ``results_dir`` into ``out_dir``.
 
     ``out_dir`` defaults to ``results_dir/report``. Returns the summary tables' text (without
@@ -194,7 +223,7 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *,
     """
     results = load_results(results_dir)
     target = ensure_writable_dir(Path(out_dir) if out_dir else Path(results_dir) / "report")
-    table = markdown_table(results)
+    table = markdown_table(results, with_published=published)
     text = "# Results\n\n" + table
     if results:
         text += ("\n<details><summary>Every run</summary>\n\n" + runs_table(results)

@@ -1,0 +1,73 @@
+"""The cpu-full and cpu-ablations presets: their grids, and a smoke-sized run of each."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from prlstm import tasks
+from prlstm.cli import build_parser, main
+from prlstm.experiments.cli import _sweep_configs
+from prlstm.experiments.presets import get_preset, grid
+
+
+def _configs(*argv: str):
+    return _sweep_configs(build_parser().parse_args(["sweep", *argv]))
+
+
+def test_cpu_full_grid() -> None:
+    configs = _configs("--preset", "cpu-full")
+    assert len(configs) == 204
+    assert {c.task for c in configs} == set(tasks.names())
+    per_cell = Counter((c.task, c.model) for c in configs)
+    for (task, model), n in per_cell.items():
+        assert n == (3 if tasks.get(task).level == "regular" else 2), (task, model)
+    assert {c.model for c in configs} == {"pr_lstm", "rnn", "lstm", "transformer",
+                                          "stack_rnn", "tape_rnn"}
+    assert {c.lr for c in configs if c.model == "transformer"} == {3e-4}
+    assert all(c.lr_decay_fraction == 0.1 and c.val_every == 250 for c in configs)
+
+
+def test_cpu_ablations_grid_and_variant_filter() -> None:
+    configs = _configs("--preset", "cpu-ablations")
+    assert len(configs) == 7 * 6 * 3
+    variants = {(c.model, c.hparams["hidden_size"], c.hparams["refinements"]) for c in configs}
+    assert variants == {("pr_lstm", 128, 0), ("pr_lstm", 128, 1), ("pr_lstm", 128, 2),
+                        ("pr_rnn", 128, 0), ("pr_rnn", 128, 1), ("pr_rnn", 128, 2),
+                        ("pr_lstm", 69, 1)}
+    assert len({c.run_id() for c in configs}) == len(configs)
+    only_rnn = _configs("--preset", "cpu-ablations", "--models", "pr_rnn")
+    assert {c.model for c in only_rnn} == {"pr_rnn"} and len(only_rnn) == 3 * 6 * 3
+    with pytest.raises(ValueError, match="no variant"):
+        grid(get_preset("cpu-ablations"), models_=["lstm"])
+
+
+def test_parameter_matched_width() -> None:
+    from prlstm import models
+
+    task = tasks.get("parity_check")
+
+    def recurrent(model: str, h: int) -> int:
+        net = models.build(model, task.input_size, task.output_size, hidden_size=h)
+        return sum(p.numel() for n, p in net.named_parameters() if "readout" not in n)
+
+    lstm = recurrent("lstm", 128)
+    assert min(range(40, 140), key=lambda h: abs(recurrent("pr_lstm", h) - lstm)) == 69
+
+
+@pytest.mark.parametrize("preset,task,model", [("cpu-full", "bucket_sort", "tape_rnn"),
+                                               ("cpu-ablations", "parity_check", "pr_rnn")])
+def test_smoke_sized_run_of_each_preset(tmp_path, preset, task, model) -> None:
+    out = tmp_path / "out"
+    assert main(["sweep", "--preset", preset, "--tasks", task, "--models", model, "--seeds",
+                 "0", "--steps", "3", "--hidden-size", "8", "--eval-length", "43",
+                 "--eval-per-length", "4", "--eval-batch-size", "4", "--val-every", "2",
+                 "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    results = list(out.rglob("result.json"))
+    expected = 3 if preset == "cpu-ablations" else 1  # one run per R variant
+    assert len(results) == expected
+    for path in results:
+        result = json.loads(path.read_text())
+        assert result["preset"] == preset and result["validation"]["every"] == 2
