@@ -27,6 +27,7 @@ from prlstm.experiments.checkpoint import (
     save_checkpoint,
 )
 from prlstm.experiments.config import RunConfig
+from prlstm.experiments.distributed import DataParallel
 from prlstm.experiments.factory import build_model, build_task
 from prlstm.experiments.interrupt import StopRequest
 from prlstm.experiments.io import ensure_writable_dir, write_json
@@ -108,6 +109,8 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
         KeyboardInterrupt: after Ctrl-C, once a checkpoint of the last update is saved.
     """
     device = resolve_device(config.device)
+    ddp = DataParallel.from_env(config.batch_size, device)  # no-op unless under torchrun
+    device = ddp.device(device)
     task = build_task(config)
     model = build_model(config, task, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -118,15 +121,17 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
         restore_rng_state(ckpt.rng)
         start, seconds = ckpt.step, float(ckpt.extra.get("train_seconds", 0.0))
         window_state = ckpt.extra.get("window")
-    else:
+    elif ddp.is_writer:
         write_json(root / CONFIG_FILE, config.to_dict())
-    log = TrainLog(root, keep_until=start)
+    log = TrainLog(root, keep_until=start) if ddp.is_writer else None
     window = _Window(device, window_state)
     model.train()
+    net = ddp.wrap(model)
 
     def checkpoint(step: int, wall: float) -> None:
         extra = {"train_seconds": wall, "window": window.state(), "device": str(device)}
-        save_checkpoint(root, config, step, model, optimizer, extra)
+        if ddp.is_writer:
+            save_checkpoint(root, config, step, model, optimizer, extra)
 
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=config.steps, initial=start, disable=not show, dynamic_ncols=True,
@@ -135,9 +140,10 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
     with StopRequest() as stop, bar:
         for step in range(start + 1, config.steps + 1):
             length = curriculum_length(config.seed, step, config.train_length)
-            batch = task.sample_batch(config.batch_size, length,
-                                      seed=derive_seed("batch", config.seed, step)).to(device)
-            logits = model(batch.inputs, task.output_length(batch.inputs.shape[1]))
+            batch = ddp.shard(task.sample_batch(config.batch_size, length,
+                                                seed=derive_seed("batch", config.seed, step)))
+            batch = batch.to(device)
+            logits = net(batch.inputs, task.output_length(batch.inputs.shape[1]))
             loss, accuracy = batch_metrics(logits, batch.targets, batch.mask)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -154,8 +160,10 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
                 session_start = now if session_start is None else session_start
                 wall = seconds + (now - session_start)
             if is_log:
+                ddp.average_(window.loss, window.accuracy)
                 mean_loss, mean_acc = window.pop_means()
-                log.append(step, mean_loss, mean_acc, wall)
+                if log is not None:
+                    log.append(step, mean_loss, mean_acc, wall)
                 bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{mean_acc:.3f}")
             if is_ckpt:
                 checkpoint(step, wall)
