@@ -39,6 +39,7 @@ def test_local_engine_given_explicitly_is_the_default(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flags, message", [
     (["--address", "127.0.0.1:1"], "--address needs --engine ray"),
     (["--storage", "x"], "--storage needs --engine ray"),
+    (["--gpus-per-run", "0.5"], "--gpus-per-run needs --engine ray"),
     (["--engine", "ray", "--workers", "2"], "--workers is for --engine local"),
     (["--engine", "ray", "--cpus-per-run", "0"], "--cpus-per-run must be > 0"),
     (["--engine", "ray", "--gpus-per-run", "1.5"], "above 1 must be a whole number"),

@@ -90,7 +90,9 @@ def _workers(args: argparse.Namespace, configs: list[RunConfig]) -> int:
 
 def _engine(args: argparse.Namespace, configs: list[RunConfig]) -> tuple[Engine, str]:
     """The engine the flags ask for, and a description for the sweep's first line."""
-    ray_only = {"--address": args.address, "--storage": args.storage}
+    ray_only = {"--address": args.address, "--storage": args.storage,
+                "--cpus-per-run": args.cpus_per_run, "--gpus-per-run": args.gpus_per_run,
+                "--max-retries": args.max_retries}
     if args.engine == "local":
         given = [flag for flag, value in ray_only.items() if value is not None]
         if given:
@@ -102,11 +104,12 @@ def _engine(args: argparse.Namespace, configs: list[RunConfig]) -> tuple[Engine,
         raise ValueError("--workers is for --engine local; with --engine ray use --cpus-per-run")
     from prlstm.experiments.ray_engine import RayEngine
 
-    engine = RayEngine(args.address, cpus_per_run=args.cpus_per_run,
-                       gpus_per_run=args.gpus_per_run, storage=args.storage,
-                       max_retries=args.max_retries)
+    cpus = 1.0 if args.cpus_per_run is None else args.cpus_per_run
+    gpus = 0.0 if args.gpus_per_run is None else args.gpus_per_run
+    engine = RayEngine(args.address, cpus_per_run=cpus, gpus_per_run=gpus, storage=args.storage,
+                       max_retries=3 if args.max_retries is None else args.max_retries)
     where = f"Ray at {args.address}" if args.address else "a local Ray instance"
-    return engine, (f"{where}, {args.cpus_per_run:g} CPU + {args.gpus_per_run:g} GPU per run"
+    return engine, (f"{where}, {cpus:g} CPU + {gpus:g} GPU per run"
                     + (f", storage {args.storage}" if args.storage else ""))
 
 

@@ -102,11 +102,11 @@ def add_engine_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--engine", choices=("local", "ray"), default="local",
                        help="local worker processes (default) or one Ray task per run")
     group.add_argument("--address", help="Ray cluster HOST:PORT (default: start a local Ray)")
-    group.add_argument("--cpus-per-run", type=float, default=1.0,
+    group.add_argument("--cpus-per-run", type=float,
                        help="Ray CPUs per run, also its torch threads (default 1)")
-    group.add_argument("--gpus-per-run", type=float, default=0.0,
+    group.add_argument("--gpus-per-run", type=float,
                        help="Ray GPUs per run; fractions pack runs, e.g. 0.125 (default 0)")
     group.add_argument("--storage", help="directory at the same path on every Ray node: runs "
                        "train there and resume after a worker dies (default: node scratch)")
-    group.add_argument("--max-retries", type=int, default=3,
+    group.add_argument("--max-retries", type=int,
                        help="Ray retries of a run whose worker died (default 3)")

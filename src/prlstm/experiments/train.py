@@ -133,7 +133,7 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
         if ddp.is_writer:
             save_checkpoint(root, config, step, model, optimizer, extra)
 
-    show = sys.stderr.isatty() if progress is None else progress
+    show = (sys.stderr.isatty() if progress is None else progress) and ddp.is_writer
     bar = tqdm(total=config.steps, initial=start, disable=not show, dynamic_ncols=True,
                desc=f"{config.task}/{config.model}", leave=False)
     step, wall, session_start = start, seconds, None
