@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prlstm.experiments.cli_args import (
+    add_engine_flags,
     add_run_flags,
     expand_tasks,
     hparams,
@@ -21,11 +22,12 @@ from prlstm.experiments.cli_args import (
     split_list,
 )
 from prlstm.experiments.config import RunConfig
+from prlstm.experiments.distributed import is_writer
 from prlstm.experiments.evaluate import evaluate_run
 from prlstm.experiments.presets import get_preset, grid, make_config
 from prlstm.experiments.report import write_report
 from prlstm.experiments.seeding import resolve_device
-from prlstm.experiments.sweep import run_sweep
+from prlstm.experiments.sweep import Engine, LocalEngine, run_sweep
 from prlstm.experiments.train import train
 
 INTERRUPTED = 130
@@ -50,8 +52,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{err or 'interrupted'}; continue with: prlstm train ... --resume",
               file=sys.stderr)
         return INTERRUPTED
-    print(f"trained {config.task}/{config.model}: {summary.step} steps, "
-          f"{summary.train_seconds:.1f} s on {summary.device}; run directory {run_dir}")
+    if is_writer():  # under torchrun, rank 0 reports
+        print(f"trained {config.task}/{config.model}: {summary.step} steps, "
+              f"{summary.train_seconds:.1f} s on {summary.device}; run directory {run_dir}")
     return 0
 
 
@@ -96,28 +99,59 @@ def _workers(args: argparse.Namespace, configs: list[RunConfig]) -> int:
     return max(1, min(os.cpu_count() or 1, len(configs)))
 
 
+def _engine(args: argparse.Namespace, configs: list[RunConfig]) -> tuple[Engine, str]:
+    """The engine the flags ask for, and a description for the sweep's first line."""
+    ray_only = {"--address": args.address, "--storage": args.storage,
+                "--cpus-per-run": args.cpus_per_run, "--gpus-per-run": args.gpus_per_run,
+                "--max-retries": args.max_retries}
+    if args.engine == "local":
+        given = [flag for flag, value in ray_only.items() if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} needs --engine ray")
+        workers = _workers(args, configs)
+        show = _progress(args) is None and sys.stderr.isatty()
+        return LocalEngine(workers, progress=show), f"{workers} worker(s)"
+    if args.workers is not None:
+        raise ValueError("--workers is for --engine local; with --engine ray use --cpus-per-run")
+    from prlstm.experiments.ray_engine import RayEngine
+
+    cpus = 1.0 if args.cpus_per_run is None else args.cpus_per_run
+    gpus = 0.0 if args.gpus_per_run is None else args.gpus_per_run
+    engine = RayEngine(args.address, cpus_per_run=cpus, gpus_per_run=gpus, storage=args.storage,
+                       max_retries=3 if args.max_retries is None else args.max_retries)
+    where = f"Ray at {args.address}" if args.address else "a local Ray instance"
+    return engine, (f"{where}, {cpus:g} CPU + {gpus:g} GPU per run"
+                    + (f", storage {args.storage}" if args.storage else ""))
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run every task × model × seed × lr, skipping finished runs."""
     configs = _sweep_configs(args)
     out = Path(args.out or Path("runs") / (args.preset or "custom"))
-    workers = _workers(args, configs)
-    print(f"sweep: {len(configs)} runs, {workers} worker(s), results in {out}", file=sys.stderr)
+    engine, where = _engine(args, configs)
+    print(f"sweep: {len(configs)} runs on {where}, results in {out}", file=sys.stderr)
 
     def show(summary: dict[str, Any]) -> None:
         name = f"{summary['task']}/{summary['model']} seed {summary['seed']} lr {summary['lr']:g}"
         if summary["status"] == "failed":
             print(f"  FAILED {name}: {summary['error']}", file=sys.stderr)
         else:
+            resumed = summary.get("resumed_from")
+            note = f", resumed from step {resumed}" if resumed else ""
+            host = f" on {summary['host']}" if "host" in summary else ""
             print(f"  {summary['status']:7s} {name}: score {100 * summary['score']:.1f}% "
-                  f"(train {summary['train_seconds']:.0f} s, eval {summary['eval_seconds']:.0f} s)",
-                  file=sys.stderr)
+                  f"(train {summary['train_seconds']:.0f} s, eval {summary['eval_seconds']:.0f} s"
+                  f"{note}){host}", file=sys.stderr)
 
     try:
-        summaries = run_sweep(configs, out, workers=workers, progress=_progress(args),
+        summaries = run_sweep(configs, out, engine=engine, progress=_progress(args),
                               on_result=show)
     except KeyboardInterrupt:
         print("sweep interrupted; run the same command again to resume", file=sys.stderr)
         return INTERRUPTED
+    except (ImportError, ConnectionError) as err:
+        print(f"prlstm {args.command}: error: {err}", file=sys.stderr)
+        return 2
     args.results_dir = str(out)
     return 1 if any(s["status"] == "failed" for s in summaries) else 0
 
@@ -165,6 +199,7 @@ def _add_sweep_parser(sub: Any, name: str, help_text: str, func: Any) -> None:
     parser.add_argument("--workers", type=int,
                         help="parallel runs (default: CPU cores on CPU, 1 on CUDA)")
     add_run_flags(parser)
+    add_engine_flags(parser)
     if name == "run":
         parser.add_argument("--report-out", help="report directory (default OUT/report)")
         parser.add_argument("--no-plots", action="store_true", help="table only")

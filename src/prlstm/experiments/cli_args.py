@@ -53,7 +53,8 @@ def _key_value(text: str) -> tuple[str, Any]:
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
     """Preset, per-run settings, model hyper-parameters and task options."""
     parser.add_argument("--preset", choices=preset_names(),
-                        help="budget preset (smoke, cpu, gpu); flags override its values")
+                        help="budget preset (smoke, cpu, cpu-full, cpu-ablations, gpu); flags "
+                        "override its values")
     for flag, (_, kind, text) in {**RUN_FLAGS, **HPARAM_FLAGS}.items():
         parser.add_argument(flag, type=kind, help=text)
     parser.add_argument("--val-lengths", type=int, nargs="+", metavar="L",
@@ -105,3 +106,19 @@ def split_list(values: list[str], kind: type = str) -> list[Any]:
         return [kind(part) for value in values for part in value.split(",") if part]
     except ValueError as err:
         raise ValueError(f"bad list value in {values}: {err}") from err
+
+
+def add_engine_flags(parser: argparse.ArgumentParser) -> None:
+    """Where a sweep runs: the local process pool (default) or Ray tasks."""
+    group = parser.add_argument_group("engine (where runs execute)")
+    group.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local worker processes (default) or one Ray task per run")
+    group.add_argument("--address", help="Ray cluster HOST:PORT (default: start a local Ray)")
+    group.add_argument("--cpus-per-run", type=float,
+                       help="Ray CPUs per run, also its torch threads (default 1)")
+    group.add_argument("--gpus-per-run", type=float,
+                       help="Ray GPUs per run; fractions pack runs, e.g. 0.125 (default 0)")
+    group.add_argument("--storage", help="directory at the same path on every Ray node: runs "
+                       "train there and resume after a worker dies (default: node scratch)")
+    group.add_argument("--max-retries", type=int,
+                       help="Ray retries of a run whose worker died (default 3)")

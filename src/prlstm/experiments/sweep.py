@@ -1,9 +1,13 @@
-"""Sweeps: every (task, model, seed, lr) run, trained then evaluated, resumable, in parallel.
+"""Sweeps: every (task, model, seed, lr) run, trained then evaluated, resumable, on an engine.
 
 Each run lives in ``OUT/<run id>`` (see :meth:`RunConfig.run_id`). A run whose ``result.json``
-exists is skipped; a run with a checkpoint but no result is resumed; so re-running a killed
-sweep finishes the remaining work only. With ``workers > 1`` runs execute in a spawned process
-pool, each worker with ``cpu_count // workers`` torch threads.
+exists is skipped by the driver; a run with a checkpoint but no result is resumed; so
+re-running a killed sweep finishes the remaining work only.
+
+Where the pending runs execute is an *engine*: :class:`LocalEngine` (default) runs them in this
+process or in a spawned process pool, each worker with ``cpu_count // workers`` torch threads;
+``prlstm.experiments.ray_engine.RayEngine`` makes each run a Ray task. Every engine calls the
+same per-run code, :func:`run_one`, so a run computes the same numbers wherever it runs.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
 
 import torch
 from tqdm import tqdm
@@ -28,6 +33,9 @@ from prlstm.experiments.train import train
 
 # Rough relative cost of one training step, used only to start the longest runs first.
 _STEP_COST = {"pr_lstm": 6.0, "pr_gru": 5.0, "pr_rnn": 3.0, "transformer": 10.0}
+
+Summary = dict[str, Any]
+Job = tuple[int, RunConfig]  # (index in the sweep's config list, the run)
 
 
 def finished_result(run_dir: Path, config: RunConfig) -> dict[str, Any] | None:
@@ -43,32 +51,39 @@ def finished_result(run_dir: Path, config: RunConfig) -> dict[str, Any] | None:
     return result if not saved.differences(config) else None
 
 
-def run_one(config_data: dict[str, Any], out_dir: str, progress: bool = False) -> dict[str, Any]:
+def run_summary(config: RunConfig, status: str,
+                result: dict[str, Any] | None = None, **extra: Any) -> Summary:
+    """The summary row of one run: identity, ``status``, and the result's score and timings."""
+    summary: Summary = {"run_id": config.run_id(), "task": config.task, "model": config.model,
+                        "seed": config.seed, "lr": config.lr, "status": status, **extra}
+    if result is not None:
+        summary.update(score=result["score"], solved=result["solved"],
+                       train_seconds=result["train_seconds"],
+                       eval_seconds=result["eval_seconds"])
+    return summary
+
+
+def run_one(config_data: dict[str, Any], out_dir: str, progress: bool = False) -> Summary:
     """Train (or resume) and evaluate one run unless it is already finished.
 
-    Returns a summary dict with ``status`` in ``{"skipped", "done", "failed"}``; a failure is
-    reported rather than raised so that one bad run does not stop a sweep.
+    Returns a summary dict with ``status`` in ``{"skipped", "done", "failed"}`` (and
+    ``resumed_from``, the checkpoint step training continued from, 0 for a fresh run); a failure
+    is reported rather than raised so that one bad run does not stop a sweep.
     """
     config = RunConfig.from_dict(config_data)
     run_dir = Path(out_dir) / config.run_id()
-    summary: dict[str, Any] = {"run_id": config.run_id(), "task": config.task,
-                               "model": config.model, "seed": config.seed, "lr": config.lr}
     try:
         result = finished_result(run_dir, config)
-        if result is None:
-            resume = has_checkpoint(run_dir)
-            if not resume or read_manifest(run_dir)["step"] < config.steps:
-                train(config, run_dir, resume=resume, progress=progress)
-            result = evaluate_run(run_dir, progress=progress)
-            summary["status"] = "done"
-        else:
-            summary["status"] = "skipped"
+        if result is not None:
+            return run_summary(config, "skipped", result)
+        resume = has_checkpoint(run_dir)
+        resumed_from = read_manifest(run_dir)["step"] if resume else 0
+        if resumed_from < config.steps:
+            train(config, run_dir, resume=resume, progress=progress)
+        result = evaluate_run(run_dir, progress=progress)
     except Exception as err:  # reported per run; the sweep goes on
-        summary.update(status="failed", error=f"{type(err).__name__}: {err}")
-        return summary
-    summary.update(score=result["score"], solved=result["solved"],
-                   train_seconds=result["train_seconds"], eval_seconds=result["eval_seconds"])
-    return summary
+        return run_summary(config, "failed", error=f"{type(err).__name__}: {err}")
+    return run_summary(config, "done", result, resumed_from=resumed_from)
 
 
 def validate(configs: Iterable[RunConfig]) -> None:
@@ -81,49 +96,118 @@ def validate(configs: Iterable[RunConfig]) -> None:
             build_model(config, build_task(config), "cpu")
 
 
+class Engine(Protocol):
+    """Where a sweep's pending runs execute.
+
+    ``with engine:`` acquires what it needs (processes, a cluster connection) and must raise —
+    before any run starts — when it cannot run ``configs``' runs (see :meth:`check`);
+    :meth:`run` then yields ``(index, summary)`` pairs as runs finish, in any order, one per job.
+    """
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+    def check(self, configs: list[RunConfig]) -> None: ...
+
+    def run(self, jobs: list[Job], out_dir: Path) -> Iterator[tuple[int, Summary]]: ...
+
+
 def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
+
+
+class LocalEngine:
+    """Runs in this process (``workers == 1``) or in a pool of spawned processes."""
+
+    def __init__(self, workers: int = 1, progress: bool = False) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self.progress = progress
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def check(self, configs: list[RunConfig]) -> None:
+        """Nothing to check: the local machine runs whatever :func:`validate` accepted."""
+
+    def run(self, jobs: list[Job], out_dir: Path) -> Iterator[tuple[int, Summary]]:
+        """Run ``jobs`` in the given order (serially) or as pool slots free up."""
+        if self.workers == 1 or len(jobs) <= 1:
+            for index, config in jobs:
+                yield index, run_one(config.to_dict(), str(out_dir), self.progress)
+            return
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                 initializer=_init_worker, initargs=(threads,)) as pool:
+            futures = {pool.submit(run_one, config.to_dict(), str(out_dir), False): index
+                       for index, config in jobs}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
 
 
 def _cost(config: RunConfig) -> float:
     return config.steps * _STEP_COST.get(config.model, 1.0)
 
 
+def pending_jobs(configs: list[RunConfig], root: Path) -> tuple[list[Job], dict[int, Summary]]:
+    """Split the grid into runs still to do (longest first) and summaries of finished ones."""
+    finished: dict[int, Summary] = {}
+    pending: list[Job] = []
+    for index, config in enumerate(configs):
+        result = finished_result(root / config.run_id(), config)
+        if result is None:
+            pending.append((index, config))
+        else:
+            finished[index] = run_summary(config, "skipped", result)
+    pending.sort(key=lambda job: -_cost(job[1]))
+    return pending, finished
+
+
 def run_sweep(configs: list[RunConfig], out_dir: str | Path, *, workers: int = 1,
-              progress: bool | None = None,
-              on_result: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+              engine: Engine | None = None, progress: bool | None = None,
+              on_result: Callable[[Summary], None] | None = None) -> list[Summary]:
     """Run all ``configs`` under ``out_dir``; returns one summary per run (input order).
 
+    Args:
+        configs: the grid.
+        out_dir: results directory (one sub-directory per run id).
+        workers: local worker processes (ignored when ``engine`` is given).
+        engine: where to run; default ``LocalEngine(workers)``.
+        progress: show a tqdm bar (default: when stderr is a terminal).
+        on_result: called with each summary as its run finishes (skipped runs first).
+
     Raises:
-        ValueError: a config names an unknown task/model or incompatible options.
+        ValueError: a config names an unknown task/model or incompatible options, or the
+            engine cannot run them (checked before any run starts).
         PermissionError, FileExistsError: ``out_dir`` cannot be used.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    show = sys.stderr.isatty() if progress is None else progress
+    if engine is None:
+        engine = LocalEngine(workers, progress=show)
     validate(configs)
     root = ensure_writable_dir(out_dir)
-    show = sys.stderr.isatty() if progress is None else progress
-    order = sorted(range(len(configs)), key=lambda i: -_cost(configs[i]))
-    summaries: dict[int, dict[str, Any]] = {}
+    pending, summaries = pending_jobs(configs, root)
     bar = tqdm(total=len(configs), disable=not show, desc="sweep", dynamic_ncols=True)
 
-    def record(index: int, summary: dict[str, Any]) -> None:
+    def record(index: int, summary: Summary) -> None:
         summaries[index] = summary
         bar.update(1)
         if on_result is not None:
             on_result(summary)
 
     with bar:
-        if workers == 1 or len(configs) <= 1:
-            for i in order:
-                record(i, run_one(configs[i].to_dict(), str(root), show))
-        else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                     initializer=_init_worker, initargs=(threads,)) as pool:
-                futures = {pool.submit(run_one, configs[i].to_dict(), str(root), False): i
-                           for i in order}
-                for future in as_completed(futures):
-                    record(futures[future], future.result())
+        for index in sorted(summaries):
+            record(index, summaries[index])
+        if pending:
+            with engine:
+                engine.check([config for _, config in pending])
+                for index, summary in engine.run(pending, root):
+                    record(index, summary)
     return [summaries[i] for i in range(len(configs))]

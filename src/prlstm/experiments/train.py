@@ -33,6 +33,7 @@ from prlstm.experiments.checkpoint import (
     save_checkpoint,
 )
 from prlstm.experiments.config import RunConfig
+from prlstm.experiments.distributed import DataParallel
 from prlstm.experiments.evaluate import validation_score
 from prlstm.experiments.factory import build_model, build_task
 from prlstm.experiments.interrupt import StopRequest
@@ -127,6 +128,8 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
         KeyboardInterrupt: after Ctrl-C, once a checkpoint of the last update is saved.
     """
     device = resolve_device(config.device)
+    ddp = DataParallel.from_env(config.batch_size, device)  # no-op unless under torchrun
+    device = ddp.device(device)
     task = build_task(config)
     model = build_model(config, task, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -138,27 +141,30 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
         start, seconds = ckpt.step, float(ckpt.extra.get("train_seconds", 0.0))
         val_seconds = float(ckpt.extra.get("val_seconds", 0.0))
         window_state = ckpt.extra.get("window")
-    else:
+    elif ddp.is_writer:
         write_json(root / CONFIG_FILE, config.to_dict())
-    log = TrainLog(root, keep_until=start)
+    log = TrainLog(root, keep_until=start) if ddp.is_writer else None
     window = _Window(device, window_state)
     model.train()
+    net = ddp.wrap(model)
 
     def checkpoint(step: int, wall: float) -> None:
         extra = {"train_seconds": wall, "val_seconds": val_seconds, "window": window.state(),
                  "device": str(device), "threads": torch.get_num_threads()}
-        save_checkpoint(root, config, step, model, optimizer, extra)
+        if ddp.is_writer:
+            save_checkpoint(root, config, step, model, optimizer, extra)
 
-    show = sys.stderr.isatty() if progress is None else progress
+    show = (sys.stderr.isatty() if progress is None else progress) and ddp.is_writer
     bar = tqdm(total=config.steps, initial=start, disable=not show, dynamic_ncols=True,
                desc=f"{config.task}/{config.model}", leave=False)
     step, wall, session_start = start, seconds, None
     with StopRequest() as stop, bar:
         for step in range(start + 1, config.steps + 1):
             length = curriculum_length(config.seed, step, config.train_length)
-            batch = task.sample_batch(config.batch_size, length,
-                                      seed=derive_seed("batch", config.seed, step)).to(device)
-            logits = model(batch.inputs, task.output_length(batch.inputs.shape[1]))
+            batch = ddp.shard(task.sample_batch(config.batch_size, length,
+                                                seed=derive_seed("batch", config.seed, step)))
+            batch = batch.to(device)
+            logits = net(batch.inputs, task.output_length(batch.inputs.shape[1]))
             loss, accuracy = batch_metrics(logits, batch.targets, batch.mask)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -181,14 +187,17 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
                 wall = seconds + (now - session_start)
             if is_log:
                 val = math.nan
-                if is_val:
+                if is_val:  # every rank validates its (identical) replica; rank 0 logs
                     val_start = time.perf_counter()
                     val = validation_score(model, task, config, device)
                     spent = time.perf_counter() - val_start
                     val_seconds += spent
                     session_start += spent  # validation time is not training time
+                ddp.average_(window.loss, window.accuracy)
                 mean_loss, mean_acc, mean_norm, max_norm = window.pop_means()
-                log.append(LogRow(step, mean_loss, mean_acc, wall, mean_norm, max_norm, lr, val))
+                if log is not None:
+                    log.append(LogRow(step, mean_loss, mean_acc, wall, mean_norm, max_norm, lr,
+                                      val))
                 bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{mean_acc:.3f}",
                                 **({"val": f"{val:.3f}"} if is_val else {}))
             if is_ckpt:
