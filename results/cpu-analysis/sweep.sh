@@ -2,6 +2,7 @@
 # The cpu-analysis runs (issue 11): resumable — finished runs are skipped, killed ones resume.
 # Usage: results/cpu-analysis/sweep.sh [probe|merge|all]   (env: TASKS, SEEDS, WORKERS)
 # probe: trained pr_lstm and lstm for the probe / CKA analysis (cpu preset budget).
+# all: probe and merge on parity_check, then probe on cycle_navigation (the order of value).
 # merge: the merge ablation of analysis.md §1 for pr_lstm (merge x R in {0,1}, + sequential);
 #        the gated R=1 tree runs are the probe runs. The full grid is
 #        TASKS="even_pairs modular_arithmetic parity_check cycle_navigation" SEEDS="0 1 2".
@@ -11,11 +12,10 @@ OUT=results/cpu-analysis/runs
 PART=${1:-all}
 WORKERS=${WORKERS:-2}
 export OMP_NUM_THREADS=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
-sweep() { nice -n 15 prlstm sweep --preset cpu --quiet --out "$OUT" --workers "$WORKERS" "$@"; }
-if [[ $PART == probe || $PART == all ]]; then
-  sweep --tasks ${TASKS:-parity_check cycle_navigation} --models pr_lstm lstm \
-        --seeds ${SEEDS:-0 1 2}
-fi
+sweep() { nice -n 15 prlstm sweep --preset cpu --quiet --out "$OUT" --workers "$WORKERS" "$@" || echo "sweep failed: $*" >&2; }
+probe() { sweep --tasks "$@" --models pr_lstm lstm --seeds ${SEEDS:-0 1 2}; }
+if [[ $PART == probe ]]; then probe ${TASKS:-parity_check cycle_navigation}; fi
+if [[ $PART == all ]]; then probe ${TASKS:-parity_check}; fi
 if [[ $PART == merge || $PART == all ]]; then
   variants=("merge=gated refinements=0" "merge=sum refinements=0" "merge=sum refinements=1"
             "merge=concat refinements=0" "merge=concat refinements=1" "schedule=sequential")
@@ -29,3 +29,4 @@ if [[ $PART == merge || $PART == all ]]; then
   done
   wait || true
 fi
+if [[ $PART == all && -z ${TASKS:-} ]]; then probe cycle_navigation; fi
