@@ -158,3 +158,15 @@ def test_registry_and_run_ids_carry_the_merge():
     assert cfg.run_id().startswith("parity_check/pr_lstm/merge=sum-refinements=0-s0-lr0.001-")
     assert make_config("parity_check", "pr_lstm", "smoke").run_id().startswith(
         "parity_check/pr_lstm/s0-")
+
+
+def test_report_columns_separate_merges_and_pool_old_gated_runs():
+    from prlstm.experiments.results import variant_labels
+
+    def result(**hp):
+        return {"model": "pr_lstm", "model_config": {"model": "pr_lstm", "hidden_size": 8, **hp}}
+
+    labels = variant_labels([result(), result(merge="gated"), result(merge="sum"),
+                             {"model": "lstm", "model_config": {"hidden_size": 8}}])
+    assert labels == ["pr_lstm merge='gated'", "pr_lstm merge='gated'", "pr_lstm merge='sum'",
+                      "lstm"]
