@@ -168,5 +168,5 @@ def test_report_columns_separate_merges_and_pool_old_gated_runs():
 
     labels = variant_labels([result(), result(merge="gated"), result(merge="sum"),
                              {"model": "lstm", "model_config": {"hidden_size": 8}}])
-    assert labels == ["pr_lstm merge='gated'", "pr_lstm merge='gated'", "pr_lstm merge='sum'",
+    assert labels == ["pr_lstm merge=gated", "pr_lstm merge=gated", "pr_lstm merge=sum",
                       "lstm"]
