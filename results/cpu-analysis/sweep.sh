@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cpu-analysis runs (issue 11): resumable — finished runs are skipped, killed ones resume.
-# Usage: results/cpu-analysis/sweep.sh [probe|merge|all]   (env: TASKS, SEEDS, WORKERS)
+# Usage: results/cpu-analysis/sweep.sh [probe|merge|all]   (env: TASKS, SEEDS, WORKERS, VARIANTS)
 # probe: trained pr_lstm and lstm for the probe / CKA analysis (cpu preset budget).
 # all: probe and merge on parity_check, then probe on cycle_navigation (the order of value).
 # merge: the merge ablation of analysis.md §1 for pr_lstm (merge x R in {0,1}, + sequential);
@@ -17,8 +17,10 @@ probe() { sweep --tasks "$@" --models pr_lstm lstm --seeds ${SEEDS:-0 1 2}; }
 if [[ $PART == probe ]]; then probe ${TASKS:-parity_check cycle_navigation}; fi
 if [[ $PART == all ]]; then probe ${TASKS:-parity_check}; fi
 if [[ $PART == merge || $PART == all ]]; then
-  variants=("merge=gated refinements=0" "merge=sum refinements=0" "merge=sum refinements=1"
-            "merge=concat refinements=0" "merge=concat refinements=1" "schedule=sequential")
+  # cheapest and most telling first; VARIANTS="a=b c=d;e=f" runs a subset
+  variants=("merge=sum refinements=0" "merge=gated refinements=0" "merge=concat refinements=0"
+            "merge=sum refinements=1" "merge=concat refinements=1" "schedule=sequential")
+  if [[ -n ${VARIANTS:-} ]]; then IFS=';' read -r -a variants <<< "$VARIANTS"; fi
   running=0
   for variant in "${variants[@]}"; do  # one sweep per variant, WORKERS of them at a time
     flags=()

@@ -42,3 +42,12 @@ def test_analyze_smoke_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         assert 0.0 <= c["linear"]["[0,40)"] <= 1.0 + 1e-9
     assert data["test_sets"]["parity_check"]["lengths"] == [9, 12]
     assert data["budget"]["steps"]["pr_lstm"] == [6]
+    # The small final weights it left behind suffice to regenerate every number exactly.
+    for path in [*runs.rglob("ckpt-*"), *runs.rglob("checkpoint.json")]:
+        path.unlink()
+    assert len(list(runs.rglob("final.safetensors"))) == 4
+    again = tmp_path / "again"
+    assert main(["analyze", str(runs), "--out", str(again), "--num-lengths", "4",
+                 "--no-plots"]) == 0
+    redo = json.loads((again / "analysis.json").read_text())
+    assert redo["probe"] == data["probe"] and redo["cka"] == data["cka"]

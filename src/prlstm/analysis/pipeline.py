@@ -3,7 +3,8 @@
 * merge table — every ``pr_*`` run's score and in-range accuracy, grouped by variant
   (merge, R, schedule) and task, mean ± std over seeds;
 * probes — for every finished run of a labelled regular task whose model has prefix states
-  (the base ``pr_*`` variant, ``lstm``, ``rnn``) and whose final checkpoint is saved: probe
+  (the base ``pr_*`` variant, ``lstm``, ``rnn``) and whose final weights are saved (a
+  checkpoint, or the ``final.safetensors`` that loading a checkpoint leaves behind): probe
   accuracy per bucket (and per position bin, for plots), trained and untrained;
 * CKA — per bucket and bin: model vs model (every seed pair), seed vs seed within a model,
   and trained vs its own untrained initialisation.
@@ -26,8 +27,13 @@ from prlstm import models
 from prlstm.analysis.cka import linear_cka, minibatch_cka
 from prlstm.analysis.labels import LABEL_CLASSES, automaton_labels
 from prlstm.analysis.probe import BUCKETS, bucket_name, probe_accuracy
-from prlstm.analysis.states import EvalSequences, eval_sequences, load_run_model, prefix_states
-from prlstm.experiments.checkpoint import has_checkpoint
+from prlstm.analysis.states import (
+    EvalSequences,
+    eval_sequences,
+    has_weights,
+    load_run_model,
+    prefix_states,
+)
 from prlstm.experiments.results import load_results
 
 VARIANT_KEYS = ("merge", "refinements", "schedule")
@@ -161,10 +167,10 @@ def analyze(runs_dir: str | Path, *, num_lengths: int = 8, bin_width: int = 25,
     by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         if _is_base(r):
-            if has_checkpoint(r["run_dir"]):
+            if has_weights(r["run_dir"]):
                 by_task[r["task"]].append(r)
             else:
-                print(f"warning: {r['run_dir']} has no checkpoint; left out of probes/CKA",
+                print(f"warning: {r['run_dir']} has no final weights; left out of probes/CKA",
                       file=sys.stderr)
     probes, cka, test_sets = [], [], {}
     for task_name in sorted(by_task):

@@ -2,8 +2,8 @@
 
 The fixed test set is the one :mod:`prlstm.experiments.evaluate` scores: sub-batch ``j`` of
 length ``l`` is drawn with ``eval_batch_seed(config, l, j)``, identical for every model and
-seed. :func:`eval_sequences` takes its sequences of the longest lengths (each one's prefixes give
-states at every position), :func:`prefix_states` reads the hidden state ``h_t`` of every input
+seed. :func:`eval_sequences` takes its sequences of the longest lengths (each one's prefixes
+give states at every position), :func:`prefix_states` reads the hidden state ``h_t`` of every input
 position (the appended empty output tokens excluded) from any core with a ``hidden(x)``
 method: the PR models, the LSTM and the RNN. (The Transformer encoder is not causal, so its
 position-t output is no prefix state; it is not supported.)
@@ -15,13 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_model, save_model
 from torch import Tensor, nn
 
-from prlstm.experiments.checkpoint import load_checkpoint, read_manifest
+from prlstm.experiments.checkpoint import has_checkpoint, load_checkpoint, read_manifest
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.evaluate import eval_batch_seed
 from prlstm.experiments.factory import build_model, build_task
+from prlstm.experiments.io import atomic_write_file, read_json
+from prlstm.experiments.train import CONFIG_FILE
 from prlstm.tasks import Task
+
+#: Model weights only (no optimizer state), written by :func:`load_run_model`.
+FINAL_WEIGHTS = "final.safetensors"
 
 
 @dataclass(frozen=True)
@@ -84,16 +90,32 @@ def prefix_states(model: nn.Module, data: EvalSequences, chunk: int = 32) -> Ten
     return out
 
 
+def has_weights(run_dir: str | Path) -> bool:
+    """Whether a run's final weights can be loaded: a checkpoint or ``final.safetensors``."""
+    return (Path(run_dir) / FINAL_WEIGHTS).is_file() or has_checkpoint(run_dir)
+
+
 def load_run_model(run_dir: str | Path, trained: bool = True) -> tuple[RunConfig, Task, nn.Module]:
     """A saved run's config, task and model on the CPU: its final weights when ``trained``,
-    else the initialisation the run started from (same seed, no update)."""
-    manifest = read_manifest(run_dir)
-    config = RunConfig.from_dict(manifest["config"])
+    else the initialisation the run started from (same seed, no update).
+
+    Final weights come from ``final.safetensors`` (model weights only, small enough to commit)
+    if present, else from the finished checkpoint, which then also writes ``final.safetensors``.
+    """
+    root = Path(run_dir)
+    config = RunConfig.from_dict(read_json(root / CONFIG_FILE))
     task = build_task(config)
     model = build_model(config, task, "cpu")
-    if trained:
-        if manifest["step"] != config.steps:
-            raise ValueError(f"run {run_dir} stopped at step {manifest['step']} of "
-                             f"{config.steps}; finish it first")
-        load_checkpoint(run_dir, model, config=config, device="cpu")
+    if not trained:
+        return config, task, model
+    final = root / FINAL_WEIGHTS
+    if final.is_file():
+        load_model(model, str(final))
+        return config, task, model
+    manifest = read_manifest(root)
+    if manifest["step"] != config.steps:
+        raise ValueError(f"run {root} stopped at step {manifest['step']} of {config.steps}; "
+                         f"finish it first")
+    load_checkpoint(root, model, config=config, device="cpu")
+    atomic_write_file(final, lambda name: save_model(model, name))
     return config, task, model
