@@ -37,7 +37,9 @@ def test_analyze_smoke_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     comparisons = sorted(c["comparison"] for c in data["cka"])
     assert comparisons == sorted(["lstm vs pr_lstm"] * 4 + ["lstm seed vs seed",
                                   "pr_lstm seed vs seed"] + ["lstm trained vs untrained"] * 2
-                                 + ["pr_lstm trained vs untrained"] * 2)
+                                 + ["pr_lstm trained vs untrained"] * 2
+                                 + [f"{m} {w} vs label one-hot" for m in ("lstm", "pr_lstm")
+                                    for w in ("trained", "untrained") for _ in (0, 1)])
     for c in data["cka"]:
         assert 0.0 <= c["linear"]["[0,40)"] <= 1.0 + 1e-9
     assert data["test_sets"]["parity_check"]["lengths"] == [9, 12]

@@ -70,3 +70,13 @@ def test_probe_decodes_a_linear_code_and_not_noise():
 def test_probe_refuses_bad_shapes():
     with pytest.raises(ValueError, match="states must be"):
         probe_accuracy(torch.zeros(2, 3), torch.zeros(2, 3), torch.ones(2, 3, dtype=torch.bool))
+
+
+def test_imports_stay_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, prlstm; assert 'prlstm.analysis' not in sys.modules; "
+            "import prlstm.analysis; bad = {'sklearn', 'matplotlib'} & set(sys.modules); "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,7 +7,8 @@
   checkpoint, or the ``final.safetensors`` that loading a checkpoint leaves behind): probe
   accuracy per bucket (and per position bin, for plots), trained and untrained;
 * CKA — per bucket and bin: model vs model (every seed pair), seed vs seed within a model,
-  and trained vs its own untrained initialisation.
+  trained vs its own untrained initialisation, and every model (trained and untrained) vs
+  the one-hot automaton label (how much of a state is the label itself).
 
 All numbers come from the runs' checkpoints and result files; nothing is trained here.
 """
@@ -21,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import torch.nn.functional as F
 from torch import Tensor
 
 from prlstm import models
@@ -151,6 +153,12 @@ def _task_analysis(task_name: str, runs: list[dict[str, Any]], num_lengths: int,
     for name, ka, kb in pairs:
         cka.append({"task": task_name, "comparison": name, "a": list(ka), "b": list(kb),
                     **_cka_entry(states[ka], states[kb], valid, plot_bins, seed)})
+    # Yardstick for "similar": how much of each model's state is the automaton state itself.
+    onehot = F.one_hot(labels, LABEL_CLASSES[task_name]).float()  # (N, T, classes)
+    for (m, s, trained), h in states.items():
+        name = f"{m} {'trained' if trained else 'untrained'} vs label one-hot"
+        cka.append({"task": task_name, "comparison": name, "a": [m, s, trained],
+                    "b": ["label"], **_cka_entry(h, onehot, valid, plot_bins, seed)})
     lengths = data.lengths
     info = {"sequences": int(len(lengths)), "lengths": [int(lengths.min()), int(lengths.max())],
             "eval_seed": ref_config.eval_seed, "classes": LABEL_CLASSES[task_name],
