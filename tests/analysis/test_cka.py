@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from prlstm.analysis import hsic1, linear_cka, minibatch_cka
+from prlstm.analysis import hsic1, linear_cka, linear_hsic1, minibatch_cka
 
 
 def _data(n=300, p=12, q=7, seed=0):
@@ -61,6 +61,7 @@ def test_hsic1_matches_its_formula_on_a_small_case():
     want = (torch.trace(Kt @ Lt) + (one @ Kt @ one) * (one @ Lt @ one) / ((n - 1) * (n - 2))
             - 2 * one @ Kt @ Lt @ one / (n - 2)) / (n * (n - 3))
     assert float(hsic1(K, L)) == pytest.approx(float(want), rel=1e-12)
+    assert float(linear_hsic1(X, Y)) == pytest.approx(float(want), rel=1e-10)
 
 
 def test_minibatch_estimator_is_seeded_and_close_to_linear_cka():
