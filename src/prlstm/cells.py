@@ -6,6 +6,11 @@ backends can combine whole batches of (left, right) pairs in one call.
 
 Linear weights use PyTorch's ``(out_features, in_features)`` layout with gates stacked in
 model.md's order: leaf ``[i|g|o]``, merge ``[i|g|o|f_L|f_R]``, refinement ``[i|g|o|f]``.
+
+The merge variants of analysis.md §1 (``merge=``; leaf map, refinements and schedule unchanged):
+``gated`` is the model's merge above; ``sum`` adds the children's states (no parameters);
+``concat`` is one linear map of the concatenated children, no gates and no nonlinearity —
+``[h; c] = W [h_L; h_R; c_L; c_R] + b`` (lstm, ``W`` (2H, 4H)) or ``h = W [h_L; h_R] + b`` (rnn).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from prlstm.epilogue import lstm_epilogue
 State = tuple[Tensor, ...]
 
 CELLS = ("lstm", "rnn", "gru")
+MERGES = ("gated", "sum", "concat")
 # Gate blocks per linear map (leaf, merge, refinement); the gru merge is an nn.GRUCell.
 _GATES = {"lstm": (3, 5, 4), "rnn": (1, 1, 1), "gru": (1, 0, 0)}
 
@@ -32,6 +38,7 @@ class CombineCell(nn.Module):
         cell: ``"lstm"``, ``"rnn"`` or ``"gru"``.
         refinements: R >= 0 single-input cells after every merge (must be 0 for gru).
         bias: whether the linear maps have biases.
+        merge: ``"gated"``, ``"sum"`` or ``"concat"`` (analysis.md §1; gru: gated only).
     """
 
     def __init__(
@@ -43,6 +50,7 @@ class CombineCell(nn.Module):
         bias: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        merge: str = "gated",
     ) -> None:
         super().__init__()
         kw = {"device": device, "dtype": dtype}
@@ -50,11 +58,21 @@ class CombineCell(nn.Module):
         self.cell, self.refinements = cell, refinements
         if cell not in CELLS:  # validated by the layer; kept as a guard for direct use
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+        if merge not in MERGES or (cell == "gru" and merge != "gated"):
+            allowed = ("gated",) if cell == "gru" else MERGES
+            raise ValueError(f"merge must be one of {allowed} for cell={cell!r}, got {merge!r}")
+        self.merge_kind = merge
         H = hidden_size
         leaf_g, merge_g, refine_g = _GATES[cell]
         self.leaf = nn.Linear(input_size, leaf_g * H, bias=bias, **kw)
+        self.merge: nn.Module | None
         if cell == "gru":
-            self.merge: nn.Module = nn.GRUCell(H, H, bias=bias, **kw)
+            self.merge = nn.GRUCell(H, H, bias=bias, **kw)
+        elif merge == "sum":
+            self.merge = None  # no parameters
+        elif merge == "concat":
+            width = 4 * H if cell == "lstm" else 2 * H  # [h_L; h_R; c_L; c_R] or [h_L; h_R]
+            self.merge = nn.Linear(width, width // 2, bias=bias, **kw)
         else:
             self.merge = nn.Linear(2 * H, merge_g * H, bias=bias, **kw)
         self.refine = nn.ModuleList(
@@ -76,19 +94,32 @@ class CombineCell(nn.Module):
     def combine(self, left: State, right: State) -> State:
         """``left ⊕ right``: the merge followed by the R refinements, on ``(..., H)`` states."""
         H = self.hidden_size
+        if self.cell == "gru":  # input = left child's h, previous state = right child's h
+            hl, hr = left[0], right[0]
+            lead = hl.shape[:-1]
+            return (self.merge(hl.reshape(-1, H), hr.reshape(-1, H)).reshape(*lead, H),)
+        if self.merge_kind != "gated":
+            return self._refine(self._plain_merge(left, right))
+        z = self.merge(torch.cat((left[0], right[0]), dim=-1))  # (..., 5H) lstm, (..., H) rnn
         if self.cell == "lstm":
-            z = self.merge(torch.cat((left[0], right[0]), dim=-1))  # (..., 5H)
-            h, c = lstm_epilogue(z, (left[1], right[1]), H)
+            return self._refine(lstm_epilogue(z, (left[1], right[1]), H))
+        return self._refine((F.relu(z),))
+
+    def _plain_merge(self, left: State, right: State) -> State:
+        """The ungated merges of analysis.md §1 (``sum``, ``concat``), before refinements."""
+        if self.merge_kind == "sum":
+            return tuple(a + b for a, b in zip(left, right, strict=True))
+        z = self.merge(torch.cat((*left[:1], *right[:1], *left[1:], *right[1:]), dim=-1))
+        return tuple(z.split(self.hidden_size, dim=-1))  # (h, c) or (h,), (..., H) each
+
+    def _refine(self, state: State) -> State:
+        """The R refinement cells applied to a merged state."""
+        if self.cell == "lstm":
+            h, c = state
             for lin in self.refine:
-                h, c = lstm_epilogue(lin(h), (c,), H)
+                h, c = lstm_epilogue(lin(h), (c,), self.hidden_size)
             return h, c
-        if self.cell == "rnn":
-            h = F.relu(self.merge(torch.cat((left[0], right[0]), dim=-1)))
-            for lin in self.refine:
-                h = F.relu(lin(h))
-            return (h,)
-        # gru: input = left child's h, previous state = right child's h
-        hl, hr = left[0], right[0]
-        lead = hl.shape[:-1]
-        h = self.merge(hl.reshape(-1, H), hr.reshape(-1, H)).reshape(*lead, H)
+        (h,) = state
+        for lin in self.refine:
+            h = F.relu(lin(h))
         return (h,)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from prlstm.cells import CELLS, CombineCell, State
+from prlstm.cells import CELLS, MERGES, CombineCell, State
 from prlstm.ops import BACKENDS, SCHEDULES, get_scan, levelwise, triton_backend
 from prlstm.ops import streaming as stream_ops
 from prlstm.schedule import stack_blocks
@@ -67,10 +67,12 @@ class PRLSTM(nn.Module):
         bias: linear maps with biases.
         dropout: dropout on the outputs of every layer but the last (training only).
         batch_first: ``x`` is ``(B, T, D)`` if True else ``(T, B, D)``; outputs follow.
-        backend: ``"auto"`` (``"triton"`` for lstm cells on CUDA when triton is installed,
+        backend: ``"auto"`` (``"triton"`` for gated lstm cells on CUDA with triton installed,
             else ``"levelwise"``), ``"reference"``, ``"levelwise"``, ``"chunked"`` (the
             exact three-phase chunked form), ``"streaming"`` or
             ``"triton"`` (fused GPU kernels; CPU only under ``TRITON_INTERPRET=1``).
+        merge: ``"gated"`` (the model), ``"sum"`` or ``"concat"``: the merge ablations of
+            analysis.md §1 (lstm and rnn cells; gru is gated only; not on ``"triton"``).
 
     Example::
 
@@ -92,6 +94,7 @@ class PRLSTM(nn.Module):
         backend: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        merge: str = "gated",
     ) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
@@ -103,6 +106,12 @@ class PRLSTM(nn.Module):
         _check_choice("cell", cell, CELLS)
         _check_choice("schedule", schedule, SCHEDULES)
         _check_choice("backend", backend, ("auto", *BACKENDS))
+        _check_choice("merge", merge, MERGES)
+        if cell == "gru" and merge != "gated":
+            raise ValueError(f"cell='gru' supports merge='gated' only, got merge={merge!r}")
+        if backend == "triton" and merge != "gated":
+            raise ValueError(f"backend='triton' has fused kernels for merge='gated' only, got "
+                             f"merge={merge!r}; use backend='auto' or 'levelwise'")
         if cell == "gru" and refinements > 0:
             raise ValueError(f"cell='gru' has no refinement cell: refinements must be 0, "
                              f"got {refinements}")
@@ -111,10 +120,10 @@ class PRLSTM(nn.Module):
         self.input_size, self.hidden_size = input_size, hidden_size
         self.cell, self.refinements, self.num_layers = cell, refinements, num_layers
         self.schedule, self.dropout, self.batch_first = schedule, float(dropout), batch_first
-        self.backend, self.bias = backend, bias
+        self.backend, self.bias, self.merge = backend, bias, merge
         self.layers = nn.ModuleList(
             CombineCell(input_size if i == 0 else hidden_size, hidden_size, cell, refinements,
-                        bias, device=device, dtype=dtype)
+                        bias, device=device, dtype=dtype, merge=merge)
             for i in range(num_layers)
         )
         self._id = next(_layer_ids)
@@ -122,7 +131,7 @@ class PRLSTM(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, cell={self.cell!r}, "
                 f"refinements={self.refinements}, num_layers={self.num_layers}, "
-                f"schedule={self.schedule!r}, backend={self.backend!r}")
+                f"schedule={self.schedule!r}, merge={self.merge!r}, backend={self.backend!r}")
 
     # ----------------------------------------------------------------------------- checks
     def _param(self) -> Tensor:
@@ -178,7 +187,7 @@ class PRLSTM(nn.Module):
         if self.backend != "auto":
             return self.backend
         use_triton = (x is not None and x.is_cuda and self.cell == "lstm"
-                      and triton_backend.available())
+                      and self.merge == "gated" and triton_backend.available())
         return "triton" if use_triton else "levelwise"
 
     def _combine(self, cell: CombineCell, backend: str):

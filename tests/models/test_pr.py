@@ -30,12 +30,13 @@ def test_pr_models_wrap_the_layer(name: str, cell: str) -> None:
 
 def test_pr_flags_reach_the_layer() -> None:
     model = build("pr_lstm", 2, 2, hidden_size=4, refinements=2, schedule="sequential",
-                  backend="reference")
+                  backend="reference", merge="concat")
     layer = model.core.pr
-    assert (layer.refinements, layer.schedule, layer.backend) == (2, "sequential", "reference")
+    assert (layer.refinements, layer.schedule, layer.backend, layer.merge) == (
+        2, "sequential", "reference", "concat")
     assert model.config == {"model": "pr_lstm", "input_size": 2, "output_size": 2,
                             "hidden_size": 4, "refinements": 2, "schedule": "sequential",
-                            "backend": "reference"}
+                            "backend": "reference", "merge": "concat"}
     assert build("pr_rnn", 2, 2, hidden_size=4, refinements=0).core.pr.refinements == 0
 
 

@@ -49,7 +49,8 @@ def test_names_and_hparams_agree() -> None:
     assert set(HPARAMS) == set(names())
     assert HPARAMS["pr_gru"]["refinements"] == 0
     assert HPARAMS["pr_lstm"] == {"hidden_size": 256, "refinements": 1, "schedule": "tree",
-                                  "backend": "auto"}
+                                  "backend": "auto", "merge": "gated"}
+    assert "merge" in HPARAMS["pr_rnn"] and "merge" not in HPARAMS["pr_gru"]
 
 
 @pytest.mark.parametrize("name", ["rnn", "lstm", "stack_rnn", "tape_rnn", "transformer",

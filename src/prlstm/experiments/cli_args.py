@@ -35,6 +35,7 @@ HPARAM_FLAGS: dict[str, tuple[str, type, str]] = {
     "--hidden-size": ("hidden_size", int, "hidden size H"),
     "--refinements": ("refinements", int, "R, refinement cells per merge (pr_* models only)"),
     "--schedule": ("schedule", str, "tree or sequential (pr_* models only)"),
+    "--merge": ("merge", str, "gated, sum or concat (pr_lstm, pr_rnn only)"),
     "--positional-encoding": ("positional_encoding", str, "transformer positions"),
 }
 GROUPS = {"all": None, "regular": "regular", "dcf": "dcf", "cs": "cs"}

@@ -27,6 +27,8 @@ OPERATIONAL_FIELDS = ("log_every", "ckpt_every", "device", "preset", "val_every"
 # Identity fields added after runs were committed: left out of the identity (and the run id)
 # while they hold their default, so every earlier run keeps its id.
 LATER_FIELDS = ("lr_decay_fraction",)
+# Model options of the PR ablations, named in the run id when a config sets them explicitly.
+VARIANT_HPARAMS = ("merge", "refinements", "schedule")
 
 
 @dataclass(frozen=True)
@@ -197,11 +199,15 @@ class RunConfig:
     def run_id(self) -> str:
         """A stable, readable directory name, e.g. ``parity_check/pr_lstm/s0-lr0.001-1a2b3c4d``.
 
+        Ablation options given explicitly (:data:`VARIANT_HPARAMS`) are spelled out in front,
+        e.g. ``parity_check/pr_lstm/merge=sum-refinements=0-s0-lr0.001-5e6f7a8b``.
+
         The trailing digest covers every identity field, so two configs share a directory only
         if they would compute the same thing.
         """
         digest = hashlib.sha256(_canonical(self.identity()).encode("utf-8")).hexdigest()[:8]
-        return f"{self.task}/{self.model}/s{self.seed}-lr{self.lr:g}-{digest}"
+        tag = "".join(f"{k}={self.hparams[k]}-" for k in VARIANT_HPARAMS if k in self.hparams)
+        return f"{self.task}/{self.model}/{tag}s{self.seed}-lr{self.lr:g}-{digest}"
 
 
 def _canonical(value: Any) -> str:

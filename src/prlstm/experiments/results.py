@@ -53,7 +53,10 @@ def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def _hparams(result: dict[str, Any]) -> dict[str, Any]:
+    """The run's model hyper-parameters; options it predates (e.g. ``merge``) take their
+    registry default, so old and new runs of one variant get the same label."""
     config = result.get("model_config") or result.get("config", {}).get("hparams", {})
+    config = {**models.HPARAMS.get(result["model"], {}), **config}
     return {k: v for k, v in config.items() if k not in ("model", "input_size", "output_size")}
 
 

@@ -7,8 +7,9 @@ non-autoregressive protocol of benchmark.md §4.1, called as
 ======================  =====================================================================
 name                    core
 ======================  =====================================================================
-``pr_lstm``             PR-LSTM layer (Tree-LSTM merge) + ``Linear(relu(h_t))``
-``pr_rnn``              PR layer with the ReLU merge + ``Linear(relu(h_t))``
+``pr_lstm``             PR-LSTM layer (Tree-LSTM merge) + ``Linear(relu(h_t))``; option
+                        ``merge="sum"|"concat"`` selects the ablations of analysis.md §1
+``pr_rnn``              PR layer with the ReLU merge + ``Linear(relu(h_t))`` (``merge`` too)
 ``pr_gru``              PR layer with the GRU merge (no refinements) + ``Linear(relu(h_t))``
 ``rnn``                 ReLU vanilla RNN (two biases) + ``Linear(relu(h_t))``
 ``lstm``                LSTM, gates (i, g, f, o), forget bias +1 + ``Linear(relu(h_t))``
@@ -41,8 +42,8 @@ _PR = {"hidden_size": 256, "refinements": 1, "schedule": "tree", "backend": "aut
 
 #: Every model's options and their defaults (``build`` accepts exactly these keywords).
 HPARAMS: dict[str, dict[str, Any]] = {
-    "pr_lstm": dict(_PR),
-    "pr_rnn": dict(_PR),
+    "pr_lstm": {**_PR, "merge": "gated"},
+    "pr_rnn": {**_PR, "merge": "gated"},
     "pr_gru": {**_PR, "refinements": 0},
     "rnn": {"hidden_size": 256},
     "lstm": {"hidden_size": 256},
@@ -54,6 +55,7 @@ HPARAMS: dict[str, dict[str, Any]] = {
 }
 
 _SCHEDULES = ("tree", "sequential")
+_MERGES = ("gated", "sum", "concat")  # prlstm.cells.MERGES, without importing torch code here
 
 
 def names() -> list[str]:
@@ -118,6 +120,7 @@ _CHECKS: dict[str, Callable[[str, str, Any], Any]] = {
     "hidden_size": _positive_int,
     "refinements": _non_negative_int,
     "schedule": _choice(_SCHEDULES),
+    "merge": _choice(_MERGES),
     "backend": _backend,
     "stack_cell_size": _positive_int,
     "stack_size": _positive_int,
@@ -147,6 +150,9 @@ def _resolve(name: str, hparams: dict[str, Any]) -> dict[str, Any]:
     if name == "pr_gru" and resolved["refinements"] != 0:
         raise ValueError(f"pr_gru: option 'refinements' must be 0 (the gru cell has no "
                          f"refinement cell), got {resolved['refinements']}")
+    if resolved.get("merge", "gated") != "gated" and resolved.get("backend") == "triton":
+        raise ValueError(f"{name}: option 'merge'={resolved['merge']!r} has no triton kernels; "
+                         f"use backend 'auto' or 'levelwise'")
     if name == "transformer":
         D, H = resolved["embedding_dim"], resolved["num_heads"]
         if D % H:

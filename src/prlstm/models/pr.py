@@ -23,6 +23,7 @@ class PRCore(nn.Module):
         refinements: R (must be 0 for gru).
         schedule: ``"tree"`` or ``"sequential"``.
         backend: the layer's scan backend (``"auto"`` picks).
+        merge: ``"gated"``, ``"sum"`` or ``"concat"`` (analysis.md §1; lstm and rnn cells).
 
     ``forward(x (B, S, V'), input_length=None) -> logits (B, S, C)``.
     """
@@ -36,13 +37,15 @@ class PRCore(nn.Module):
         refinements: int = 1,
         schedule: str = "tree",
         backend: str = "auto",
+        merge: str = "gated",
     ) -> None:
         super().__init__()
         from prlstm.layer import PRLSTM  # lazy: the other models do not need the layer
 
         self.input_size, self.output_size = input_size, output_size
         self.pr = PRLSTM(input_size, hidden_size, cell=cell, refinements=refinements,
-                         schedule=schedule, backend=backend, batch_first=True)
+                         schedule=schedule, backend=backend, batch_first=True,
+                         merge=merge)
         self.readout = haiku_linear(hidden_size, output_size)
 
     def hidden(self, x: Tensor) -> Tensor:

@@ -54,12 +54,17 @@ def _gemm_dtype(x: Tensor, param: Tensor) -> torch.dtype:
 class FusedCombine:
     """``cell.combine`` as fused Triton kernels (``lstm`` cells; others delegate).
 
+    Raises ``ValueError`` for a cell with a non-gated merge (the kernels implement ``gated``).
+
     Reads the cell's parameters at every call, so it stays valid while they train.
     ``chunk`` (see :func:`~prlstm.ops.triton.config.chunk_size`) selects the forward's chunk
     kernels in :meth:`tree_scan`; ``None`` reads ``PRLSTM_TRITON_CHUNK`` (default 0, off).
     """
 
     def __init__(self, cell: CombineCell, chunk: int | None = None) -> None:
+        if cell.merge_kind != "gated":
+            raise ValueError(f"the triton backend has fused kernels for merge='gated' only, got "
+                             f"merge={cell.merge_kind!r}; use backend='levelwise'")
         self.cell = cell
         self.chunk = chunk_size(chunk)
         self.fused = cell.cell == "lstm"
