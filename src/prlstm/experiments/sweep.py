@@ -24,6 +24,7 @@ from prlstm.experiments.config import RunConfig
 from prlstm.experiments.evaluate import RESULT_FILE, evaluate_run
 from prlstm.experiments.factory import build_model, build_task
 from prlstm.experiments.io import ensure_writable_dir, read_json
+from prlstm.experiments.lock import lock_dir
 from prlstm.experiments.train import train
 
 # Rough relative cost of one training step, used only to start the longest runs first.
@@ -97,6 +98,7 @@ def run_sweep(configs: list[RunConfig], out_dir: str | Path, *, workers: int = 1
     Raises:
         ValueError: a config names an unknown task/model or incompatible options.
         PermissionError, FileExistsError: ``out_dir`` cannot be used.
+        DirectoryLocked: another sweep is running on ``out_dir``.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -113,7 +115,7 @@ def run_sweep(configs: list[RunConfig], out_dir: str | Path, *, workers: int = 1
         if on_result is not None:
             on_result(summary)
 
-    with bar:
+    with lock_dir(root), bar:  # one sweep per directory: a second one is refused
         if workers == 1 or len(configs) <= 1:
             for i in order:
                 record(i, run_one(configs[i].to_dict(), str(root), show))
