@@ -57,6 +57,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a finished run and write its result.json."""
+    if args.run_dir and args.run_dir_flag and args.run_dir != args.run_dir_flag:
+        raise ValueError(f"two run directories given: {args.run_dir} and --run-dir "
+                         f"{args.run_dir_flag}")
+    args.run_dir = args.run_dir or args.run_dir_flag
+    if not args.run_dir:
+        raise ValueError("give the run directory: prlstm eval RUN_DIR (or --run-dir RUN_DIR)")
     result = evaluate_run(args.run_dir, device=args.device, progress=_progress(args))
     print(f"{result['task']}/{result['model']}: score {100 * result['score']:.1f}% over "
           f"lengths {result['train_length'] + 1}..{len(result['accuracy'])} "
@@ -166,7 +172,9 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("eval", help="evaluate a trained run (writes result.json)",
                               description="Evaluate a trained run at lengths 1..M.")
-    p.add_argument("run_dir", help="a run directory made by prlstm train")
+    p.add_argument("run_dir", nargs="?", help="a run directory made by prlstm train")
+    p.add_argument("--run-dir", dest="run_dir_flag", metavar="RUN_DIR",
+                   help="the same, as a flag (as in prlstm train --run-dir)")
     p.add_argument("--device", help="evaluate on this device instead of the run's")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_eval)

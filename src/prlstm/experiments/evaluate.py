@@ -26,7 +26,7 @@ import prlstm
 from prlstm.experiments.checkpoint import CheckpointError, load_checkpoint, read_manifest
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.factory import build_model, build_task, model_config, parameter_count
-from prlstm.experiments.io import ensure_writable_dir, write_json
+from prlstm.experiments.io import ensure_writable_dir, with_digest, write_json
 from prlstm.experiments.metrics import masked_accuracy
 from prlstm.experiments.seeding import derive_seed, resolve_device
 from prlstm.tasks import Task
@@ -142,5 +142,5 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None,
         "run_id": config.run_id(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json(root / RESULT_FILE, result)
+    write_json(root / RESULT_FILE, with_digest(result))
     return result

@@ -11,7 +11,7 @@ from typing import Any
 
 from prlstm import models, tasks
 from prlstm.experiments.evaluate import RESULT_FILE
-from prlstm.experiments.io import read_json
+from prlstm.experiments.io import intact, read_json
 
 Results = dict[tuple[str, str], list[dict[str, Any]]]
 
@@ -27,6 +27,10 @@ def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
             result = read_json(path)
         except (ValueError, OSError) as err:
             print(f"warning: skipping {path}: {err}", file=sys.stderr)
+            continue
+        if not intact(result):
+            print(f"warning: skipping {path}: corrupt (its content does not match its digest)",
+                  file=sys.stderr)
             continue
         if isinstance(result, dict) and {"task", "model", "score", "accuracy"} <= set(result):
             found.append({**result, "run_dir": str(path.parent)})

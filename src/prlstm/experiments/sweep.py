@@ -23,7 +23,7 @@ from prlstm.experiments.checkpoint import has_checkpoint, read_manifest
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.evaluate import RESULT_FILE, evaluate_run
 from prlstm.experiments.factory import build_model, build_task
-from prlstm.experiments.io import ensure_writable_dir, read_json
+from prlstm.experiments.io import ensure_writable_dir, intact, read_json
 from prlstm.experiments.lock import lock_dir
 from prlstm.experiments.train import train
 
@@ -38,6 +38,8 @@ def finished_result(run_dir: Path, config: RunConfig) -> dict[str, Any] | None:
         return None
     try:
         result = read_json(path)
+        if not intact(result):
+            return None
         saved = RunConfig.from_dict(result["config"])
     except (ValueError, KeyError, TypeError):
         return None
