@@ -20,8 +20,10 @@ HEADER = ("step", "loss", "accuracy", "wall_seconds")
 
 
 def _valid_row(row: dict[str, str | None]) -> bool:
+    if any(not row.get(k) for k in HEADER):  # a row cut short (truncated file)
+        return False
     try:
-        values = [float(row[k] or "nan") for k in HEADER]
+        values = [float(row[k]) for k in HEADER]  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return False
     return not math.isnan(values[0])
