@@ -81,7 +81,7 @@ FILES = st.sampled_from([MANIFEST, "weights", "state", "train_log.csv", "config.
 HOW = st.sampled_from(["flip", "flip", "flip", "truncate", "empty", "append"])
 
 
-@examples(20)
+@examples(15)
 @given(which=st.sampled_from(["complete", "partial"]), name=FILES, how=HOW,
        where=st.floats(0, 1), bit=st.integers(0, 7))
 def test_damaged_run_files_never_resume_silently_wrong(runs, which, name, how, where, bit):

@@ -31,8 +31,14 @@ def _states(state) -> list[torch.Tensor]:
     return [state.h] if state.c is None else [state.h, state.c]
 
 
-@examples(40)
-@given(kw=layer_kwargs(), B=BATCH, T=LENGTHS, dtype=DTYPES, seed=SEEDS, data=st.data())
+# The reference backend and streaming loop over positions in Python (~1.4 s of CPU at
+# T = 1025): this property uses lengths up to 200; the long ones are covered by the
+# vectorised properties below and by test_long_inputs.py.
+SHORT = st.one_of(st.integers(1, 200), st.sampled_from([63, 64, 65, 127, 128, 129]))
+
+
+@examples(15)
+@given(kw=layer_kwargs(), B=BATCH, T=SHORT, dtype=DTYPES, seed=SEEDS, data=st.data())
 def test_every_evaluation_path_agrees(kw, B, T, dtype, seed, data):
     """forward (each backend) = reference = streaming = prefill + step = final_state."""
     layer = make_layer({**kw, "backend": "reference"}, seed, dtype)
@@ -62,7 +68,7 @@ def test_every_evaluation_path_agrees(kw, B, T, dtype, seed, data):
         assert stream.t == T
 
 
-@examples(40)
+@examples(25)
 @given(kw=layer_kwargs(), B=BATCH, T=LENGTHS, dtype=DTYPES, seed=SEEDS,
        backend=st.sampled_from(FAST), data=st.data())
 def test_causal(kw, B, T, dtype, seed, backend, data):
@@ -88,7 +94,7 @@ def _pad(kind: str, seed: int, shape: tuple[int, ...], dtype: torch.dtype) -> to
     return torch.full(shape, value, dtype=dtype)
 
 
-@examples(40)
+@examples(25)
 @given(kw=layer_kwargs(), T=LENGTHS, dtype=DTYPES, seed=SEEDS, padding=PADDING,
        backend=st.sampled_from(FAST), data=st.data())
 def test_right_padding_never_changes_valid_outputs(kw, T, dtype, seed, padding, backend, data):
