@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cpu-analysis runs (issue 11): resumable — finished runs are skipped, killed ones resume.
 # Usage: results/cpu-analysis/sweep.sh [probe|merge|all]   (env: TASKS, SEEDS, WORKERS, VARIANTS)
-# probe: trained pr_lstm and lstm for the probe / CKA analysis (cpu preset budget).
+# probe: trained pr_lstm and lstm for the probe / CKA analysis (cpu preset budget; the
+#        parity_check runs were trained before that preset gained its final lr decay).
 # all: probe and merge on parity_check, then probe on cycle_navigation (the order of value).
 # merge: the merge ablation of analysis.md §1 for pr_lstm (merge x R in {0,1}, + sequential);
 #        the gated R=1 tree runs are the probe runs. The full grid is
@@ -21,14 +22,10 @@ if [[ $PART == merge || $PART == all ]]; then
   variants=("merge=sum refinements=0" "merge=gated refinements=0" "merge=concat refinements=0"
             "merge=sum refinements=1" "merge=concat refinements=1" "schedule=sequential")
   if [[ -n ${VARIANTS:-} ]]; then IFS=';' read -r -a variants <<< "$VARIANTS"; fi
-  running=0
-  for variant in "${variants[@]}"; do  # one sweep per variant, WORKERS of them at a time
+  for variant in "${variants[@]}"; do  # one sweep per variant (one sweep per --out at a time)
     flags=()
     for kv in $variant; do flags+=(--hparam "$kv"); done
-    sweep --tasks ${TASKS:-parity_check} --models pr_lstm --seeds ${SEEDS:-0} "${flags[@]}" &
-    running=$((running + 1))
-    if (( running >= WORKERS )); then wait -n || true; running=$((running - 1)); fi
+    sweep --tasks ${TASKS:-parity_check} --models pr_lstm --seeds ${SEEDS:-0} "${flags[@]}"
   done
-  wait || true
 fi
 if [[ $PART == all && -z ${TASKS:-} ]]; then probe cycle_navigation; fi

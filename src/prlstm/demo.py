@@ -43,13 +43,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_at_least(minimum: int):
+    """An argparse type: an int >= ``minimum`` (argparse reports anything else, exit code 2)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise ValueError(f"{value} < {minimum}")
+        return value
+
+    parse.__name__ = f"int >= {minimum}"  # argparse: "invalid int >= 1 value: '0'"
+    return parse
+
+
 def register(subparsers) -> None:
     """Add the ``demo`` sub-command."""
     p = subparsers.add_parser("demo", help="compare the layer's backends on a random batch")
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--refinements", type=int, default=1)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--length", type=int, default=256)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--hidden", type=_int_at_least(1), default=128)
+    p.add_argument("--refinements", type=_int_at_least(0), default=1)
+    p.add_argument("--batch", type=_int_at_least(1), default=16)
+    p.add_argument("--length", type=_int_at_least(1), default=256)
+    p.add_argument("--repeats", type=_int_at_least(1), default=3)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)

@@ -8,6 +8,7 @@ import pytest
 
 from prlstm.cli import main
 from prlstm.experiments.evaluate import evaluate_extra_lengths, evaluate_run
+from prlstm.experiments.io import intact
 from prlstm.experiments.train import train
 
 
@@ -20,6 +21,7 @@ def evaluated(smoke, tmp_path):
 
 def test_extra_lengths_leave_the_score_alone(evaluated) -> None:
     before = json.loads((evaluated / "result.json").read_text())
+    before.pop("digest", None)
     after = evaluate_extra_lengths(evaluated, [30, 20], per_length=4, batch_size=2,
                                    progress=False)
     assert {k: v for k, v in after.items() if k != "extra_lengths"} == before
@@ -30,7 +32,10 @@ def test_extra_lengths_leave_the_score_alone(evaluated) -> None:
                                    progress=False)
     acc = again["extra_lengths"]["accuracy"]
     assert list(acc) == ["20", "30", "50"] and acc["30"] == after["extra_lengths"]["accuracy"]["30"]
-    assert json.loads((evaluated / "result.json").read_text()) == again
+    saved = json.loads((evaluated / "result.json").read_text())
+    assert intact(saved) and "digest" in saved
+    saved.pop("digest")
+    assert saved == again
 
 
 @pytest.mark.parametrize("lengths", [[12], [5], [0], [], [True]])
@@ -71,3 +76,12 @@ def test_report_shows_extra_lengths_only_when_present() -> None:
     assert extra_lengths_cell([result(0, None)]) == "–"
     assert "Far beyond the test range" in markdown_table(runs)
     assert "Far beyond" not in markdown_table([result(0, None)])
+
+
+def test_damaged_result_is_refused(evaluated) -> None:
+    path = evaluated / "result.json"
+    data = json.loads(path.read_text())
+    data["score"] = 0.123  # valid JSON, wrong digest
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="digest"):
+        evaluate_extra_lengths(evaluated, [20], per_length=4, batch_size=2, progress=False)

@@ -4,7 +4,8 @@ Layout inside a run directory::
 
     ckpt-00001000.safetensors   model weights (safetensors)
     ckpt-00001000.pt            optimizer state and RNG states (torch.save, loaded weights_only)
-    checkpoint.json             manifest: step, config, file names, their SHA-256, extra state
+    checkpoint.json             manifest: step, config, file names, their SHA-256, extra state,
+                                and the SHA-256 of the manifest's own content (``digest``)
 
 The two data files are written first (each atomically), the manifest last, then older data
 files are deleted; so a kill at any moment leaves a manifest that points at a complete pair.
@@ -24,7 +25,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from prlstm.experiments.config import RunConfig
-from prlstm.experiments.io import atomic_write_file, read_json, write_json
+from prlstm.experiments.io import atomic_write_file, intact, read_json, with_digest, write_json
 
 MANIFEST = "checkpoint.json"
 FORMAT_VERSION = 1
@@ -93,7 +94,7 @@ def save_checkpoint(run_dir: str | Path, config: RunConfig, step: int, model: nn
         "sha256": {weights: _sha256(root / weights), state: _sha256(root / state)},
         "extra": extra,
     }
-    write_json(root / MANIFEST, manifest)
+    write_json(root / MANIFEST, with_digest(manifest))
     for old in root.glob("ckpt-*"):
         if old.name not in (weights, state):
             old.unlink(missing_ok=True)
@@ -115,6 +116,9 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     if manifest["format"] != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {path} has format {manifest['format']}, "
                               f"this version reads format {FORMAT_VERSION}")
+    if not intact(manifest):
+        raise CheckpointError(f"checkpoint manifest {path} is corrupt (its content does not "
+                              "match its digest)")
     for key in ("weights", "state"):
         name = manifest[key]
         file = root / name

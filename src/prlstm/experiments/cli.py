@@ -60,6 +60,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a finished run and write its result.json (``--lengths``: extra lengths only)."""
+    if args.run_dir and args.run_dir_flag and args.run_dir != args.run_dir_flag:
+        raise ValueError(f"two run directories given: {args.run_dir} and --run-dir "
+                         f"{args.run_dir_flag}")
+    args.run_dir = args.run_dir or args.run_dir_flag
+    if not args.run_dir:
+        raise ValueError("give the run directory: prlstm eval RUN_DIR (or --run-dir RUN_DIR)")
     if args.lengths:
         from prlstm.experiments.evaluate import evaluate_extra_lengths
 
@@ -222,7 +228,9 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("eval", help="evaluate a trained run (writes result.json)",
                               description="Evaluate a trained run at lengths 1..M.")
-    p.add_argument("run_dir", help="a run directory made by prlstm train")
+    p.add_argument("run_dir", nargs="?", help="a run directory made by prlstm train")
+    p.add_argument("--run-dir", dest="run_dir_flag", metavar="RUN_DIR",
+                   help="the same, as a flag (as in prlstm train --run-dir)")
     p.add_argument("--device", help="evaluate on this device instead of the run's")
     p.add_argument("--lengths", type=int, nargs="+", metavar="L",
                    help="only evaluate these extra lengths beyond M (e.g. 1000 2000 5000 "

@@ -27,7 +27,14 @@ import prlstm
 from prlstm.experiments.checkpoint import CheckpointError, load_checkpoint, read_manifest
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.factory import build_model, build_task, model_config, parameter_count
-from prlstm.experiments.io import ensure_writable_dir, read_json, write_json
+from prlstm.experiments.io import (
+    DIGEST_KEY,
+    ensure_writable_dir,
+    intact,
+    read_json,
+    with_digest,
+    write_json,
+)
 from prlstm.experiments.metrics import masked_accuracy
 from prlstm.experiments.seeding import derive_seed, resolve_device
 from prlstm.experiments.trainlog import read_rows, steps_to_threshold
@@ -207,7 +214,7 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None,
         "run_id": config.run_id(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json(root / RESULT_FILE, result)
+    write_json(root / RESULT_FILE, with_digest(result))
     return result
 
 
@@ -257,10 +264,14 @@ def evaluate_extra_lengths(run_dir: str | Path, lengths: Sequence[int], *,
                                           length, j),
         run_device, show, desc=f"extra lengths {config.task}/{config.model}")
     result = read_json(path)
+    if not intact(result):
+        raise ValueError(f"{path} does not match its digest (damaged?); re-evaluate the run "
+                         f"with `prlstm eval {root}` first")
     extra = {int(k): v for k, v in (result.get("extra_lengths") or {}).get("accuracy", {}).items()}
     extra.update(zip(ordered, accuracies, strict=True))
     result["extra_lengths"] = {"per_length": per_length,
                                "seconds": time.perf_counter() - start,
                                "accuracy": {str(k): extra[k] for k in sorted(extra)}}
-    write_json(path, result)
+    result.pop(DIGEST_KEY, None)
+    write_json(path, with_digest(result))
     return result

@@ -8,6 +8,7 @@ target, which POSIX guarantees to be atomic.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import tempfile
@@ -107,7 +108,31 @@ def write_csv(path: str | os.PathLike[str], header: Sequence[str],
     atomic_write(path, writer)
 
 
+DIGEST_KEY = "digest"
+
+
+def _digest(data: dict[str, Any]) -> str:
+    text = json.dumps({k: v for k, v in data.items() if k != DIGEST_KEY}, sort_keys=True,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def with_digest(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` plus a ``digest`` entry: the SHA-256 of its canonical JSON (see :func:`intact`)."""
+    return {**data, DIGEST_KEY: _digest(data)}
+
+
+def intact(data: Any) -> bool:
+    """Whether a dict read back from JSON still matches its ``digest`` (a bit flip that leaves
+    valid JSON, e.g. a digit changed, is caught here). Files written before digests existed
+    (no ``digest`` key) count as intact."""
+    if not isinstance(data, dict) or DIGEST_KEY not in data:
+        return isinstance(data, dict)
+    return data[DIGEST_KEY] == _digest(data)
+
+
 def read_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
-    """Read a CSV file with a header row into a list of dicts (values as strings)."""
-    with open(path, encoding="utf-8", newline="") as f:
+    """Read a CSV file with a header row into a list of dicts (values as strings); bytes that
+    are not UTF-8 (a damaged file) become U+FFFD instead of raising."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
         return list(csv.DictReader(f))

@@ -18,7 +18,7 @@ from prlstm.experiments.evaluate import (
     SOLVED_THRESHOLD,
     in_range_accuracy,
 )
-from prlstm.experiments.io import read_json
+from prlstm.experiments.io import intact, read_json
 
 Results = dict[tuple[str, str], list[dict[str, Any]]]
 
@@ -46,6 +46,10 @@ def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
             result = read_json(path)
         except (ValueError, OSError) as err:
             print(f"warning: skipping {path}: {err}", file=sys.stderr)
+            continue
+        if not intact(result):
+            print(f"warning: skipping {path}: corrupt (its content does not match its digest)",
+                  file=sys.stderr)
             continue
         if isinstance(result, dict) and {"task", "model", "score", "accuracy"} <= set(result):
             found.append({**_with_in_range(result), "run_dir": str(path.parent)})

@@ -28,7 +28,8 @@ from prlstm.experiments.checkpoint import has_checkpoint, read_manifest
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.evaluate import RESULT_FILE, evaluate_run
 from prlstm.experiments.factory import build_model, build_task
-from prlstm.experiments.io import ensure_writable_dir, read_json
+from prlstm.experiments.io import ensure_writable_dir, intact, read_json
+from prlstm.experiments.lock import lock_dir
 from prlstm.experiments.train import train
 
 # Rough relative cost of one training step, used only to start the longest runs first.
@@ -45,6 +46,8 @@ def finished_result(run_dir: Path, config: RunConfig) -> dict[str, Any] | None:
         return None
     try:
         result = read_json(path)
+        if not intact(result):
+            return None
         saved = RunConfig.from_dict(result["config"])
     except (ValueError, KeyError, TypeError):
         return None
@@ -187,6 +190,7 @@ def run_sweep(configs: list[RunConfig], out_dir: str | Path, *, workers: int = 1
         ValueError: a config names an unknown task/model or incompatible options, or the
             engine cannot run them (checked before any run starts).
         PermissionError, FileExistsError: ``out_dir`` cannot be used.
+        DirectoryLocked: another sweep is running on ``out_dir``.
     """
     show = sys.stderr.isatty() if progress is None else progress
     if engine is None:
@@ -202,7 +206,7 @@ def run_sweep(configs: list[RunConfig], out_dir: str | Path, *, workers: int = 1
         if on_result is not None:
             on_result(summary)
 
-    with bar:
+    with lock_dir(root), bar:  # one sweep per directory: a second one is refused
         for index in sorted(summaries):
             record(index, summaries[index])
         if pending:
