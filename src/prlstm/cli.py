@@ -15,11 +15,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     from prlstm import demo
     from prlstm.experiments import cli as experiments_cli
+    from prlstm.lm import cli as lm_cli
     from prlstm.tasks import cli as tasks_cli
 
     demo.register(sub)
     tasks_cli.register(sub)
     experiments_cli.register(sub)
+    lm_cli.register(sub)
     return parser
 
 
