@@ -47,7 +47,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from prlstm.lm.report import write_lm_report
 
-    out = write_lm_report(args.runs, args.out)
+    out = write_lm_report(args.runs, args.out, at_step=args.at_step)
     print((out / "table.md").read_text(encoding="utf-8"), end="")
     return 0
 
@@ -88,4 +88,6 @@ def register(subparsers: Any) -> None:
     r = sub.add_parser("report", help="bits-per-character table and learning curves")
     r.add_argument("runs", nargs="+", help="run directories")
     r.add_argument("--out", default="results/lm")
+    r.add_argument("--at-step", type=int, default=None,
+                   help="compare at this logged step (default: the last one all runs have)")
     r.set_defaults(func=cmd_report)

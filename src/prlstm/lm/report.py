@@ -2,26 +2,59 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from prlstm.experiments.io import ensure_writable_dir, read_csv, read_json, write_json
 
 
-def write_lm_report(run_dirs: list[str], out_dir: str) -> Path:
-    """Write ``table.md``, ``summary.json`` and ``learning_curves.png`` (if matplotlib)."""
+def _summary(run: Path) -> dict[str, Any]:
+    """A run's ``summary.json``; for an unfinished run, rebuilt from its config and log."""
+    if (run / "summary.json").is_file():
+        return read_json(run / "summary.json")
+    if not (run / "config.json").is_file() or not (run / "log.csv").is_file():
+        raise FileNotFoundError(f"{run} is not a prlstm lm run (no config.json / log.csv)")
+
+    from prlstm.lm.data import eval_windows, expand_files, load_corpus
+    from prlstm.lm.models import num_params
+    from prlstm.lm.train import LMConfig
+
+    cfg = LMConfig(**read_json(run / "config.json"))
+    corpus = load_corpus(expand_files(cfg.files), cfg.val_fraction, cfg.seed)
+    last = read_csv(run / "log.csv")[-1]
+    return {"model": cfg.model, "params": num_params(cfg.build()), "steps": int(last["step"]),
+            "finished": int(last["step"]) == cfg.steps, "val_bpc": float(last["val_bpc"]),
+            "cpu_s": float(last["cpu_s"]), "wall_s": float(last["wall_s"]),
+            "train_files": len(corpus.train_files), "val_files": len(corpus.val_files),
+            "train_bytes": corpus.train.numel(), "val_bytes": corpus.val.numel(),
+            "val_chars_scored": eval_windows(corpus.val, cfg.eval_windows, cfg.seq_len)[1].numel(),
+            "torch_threads": 1, "config": asdict(cfg)}  # the CLI trains with --threads 1
+
+
+def write_lm_report(run_dirs: list[str], out_dir: str, at_step: int | None = None) -> Path:
+    """Write ``table.md``, ``summary.json`` and ``learning_curves.png`` (if matplotlib).
+
+    The table compares every run at the same step: ``at_step`` (default: the last step all
+    runs have logged), read from each run's learning curve.
+    """
     runs: list[dict[str, Any]] = []
     for d in run_dirs:
-        if not (Path(d) / "summary.json").is_file():
-            raise FileNotFoundError(f"{d} has no summary.json (train it first)")
-        s = read_json(Path(d) / "summary.json")
+        s = _summary(Path(d))
         s["curve"] = [{k: float(v) for k, v in r.items()} for r in read_csv(Path(d) / "log.csv")]
         runs.append(s)
     out = ensure_writable_dir(out_dir)
-    steps = sorted({r["steps"] for r in runs})
+    common = min(int(r["curve"][-1]["step"]) for r in runs)
+    step = common if at_step is None else at_step
+    for r in runs:
+        hit = [p for p in r["curve"] if int(p["step"]) == step]
+        if not hit:
+            raise ValueError(f"run {r['model']} has no validation point at step {step} "
+                             f"(--at-step must be a logged step <= {common})")
+        r["at_step"] = {"step": step, **hit[0]}
     c = runs[0]["config"]
     lines = [
-        f"Budget: {', '.join(str(s) for s in steps)} steps each, batch {c['batch']} x "
+        f"Budget: {step} training steps each (of {c['steps']} planned), batch {c['batch']} x "
         f"{c['seq_len']} bytes, AdamW lr {c['lr']} (warm-up {c['warmup']}, cosine to 10 %), "
         f"seed {c['seed']}, 1 run per model, CPU, {runs[0]['torch_threads']} torch thread.",
         f"Corpus: {', '.join(c['files'])}: {runs[0]['train_files']} training files "
@@ -29,12 +62,14 @@ def write_lm_report(run_dirs: list[str], out_dir: str) -> Path:
         f"({runs[0]['val_bytes']:,} bytes), split by file; val bpc on "
         f"{runs[0]['val_chars_scored']:,} fixed validation bytes.",
         "",
-        "| model | parameters | steps | val bits/char | CPU s | CPU s/step |",
-        "|---|---|---|---|---|---|",
+        "| model | parameters | steps | val bits/char | train bits/char (last 100 steps) "
+        "| CPU s | CPU s/step |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(runs, key=lambda r: r["val_bpc"]):
-        lines.append(f"| {r['model']} | {r['params']:,} | {r['steps']} | {r['val_bpc']:.3f} | "
-                     f"{r['cpu_s']:.0f} | {r['cpu_s'] / r['steps']:.3f} |")
+    for r in sorted(runs, key=lambda r: r["at_step"]["val_bpc"]):
+        a = r["at_step"]
+        lines.append(f"| {r['model']} | {r['params']:,} | {step} | {a['val_bpc']:.3f} | "
+                     f"{a['train_bpc']:.3f} | {a['cpu_s']:.0f} | {a['cpu_s'] / step:.3f} |")
     (out / "table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     write_json(out / "summary.json", runs)
     try:
