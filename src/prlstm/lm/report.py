@@ -89,7 +89,8 @@ def write_lm_report(run_dirs: list[str], out_dir: str, at_step: int | None = Non
                                   r["curve"]) + 0.2))
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title("char-level LM on Python stdlib sources")
+    corpus = "Python stdlib *.py" if c["files"] == ["stdlib"] else ", ".join(c["files"])[:60]
+    ax.set_title(f"char-level LM, validation files of {corpus}")
     fig.tight_layout()
     fig.savefig(out / "learning_curves.png", dpi=120)
     plt.close(fig)
