@@ -76,5 +76,6 @@ def test_cli_train_generate_report(corpus_dir, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("def ")
     assert main(["lm", "report", *runs, "--out", str(tmp_path / "rep")]) == 0
     table = (tmp_path / "rep" / "table.md").read_text()
-    assert "| pr_lstm |" in table and "| lstm |" in table and "4 steps" in table
+    assert "| pr_lstm |" in table and "| lstm |" in table and "4 training steps each" in table
+    assert main(["lm", "report", *runs, "--out", str(tmp_path / "rep"), "--at-step", "3"]) == 2
     assert main(["lm", "generate", "--run", str(tmp_path / "none")]) == 2
