@@ -16,12 +16,14 @@ def build_parser() -> argparse.ArgumentParser:
     from prlstm import demo
     from prlstm.analysis import cli as analysis_cli
     from prlstm.experiments import cli as experiments_cli
+    from prlstm.lm import cli as lm_cli
     from prlstm.tasks import cli as tasks_cli
 
     demo.register(sub)
     tasks_cli.register(sub)
     experiments_cli.register(sub)
     analysis_cli.register(sub)
+    lm_cli.register(sub)
     return parser
 
 

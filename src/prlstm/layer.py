@@ -40,13 +40,62 @@ class StreamState:
     """The state of a token-by-token stream: one binary-counter stack per layer.
 
     Immutable: ``step`` returns a new one, so an old state can be stepped again (e.g. to
-    branch a beam). ``t`` is the number of tokens consumed so far.
+    branch a beam). ``t`` is the number of tokens consumed so far. Rows may sit at different
+    positions (a *ragged* stream, from ``prefill(x, lengths=...)``): then ``positions`` is the
+    ``(B,)`` count per row, ``t`` the largest of them, and ``stacks`` hold
+    :class:`~prlstm.ops.streaming.RaggedStack` slots; ``positions`` is ``None`` when every
+    row has consumed ``t`` tokens. :attr:`lengths` gives the per-row counts in both cases.
     """
 
     layer_id: int
     batch_size: int
     t: int
-    stacks: tuple[stream_ops.Stack, ...]
+    stacks: tuple[stream_ops.Stack | stream_ops.RaggedStack, ...]
+    positions: Tensor | None = None
+
+    @property
+    def ragged(self) -> bool:
+        """Whether rows sit at different positions."""
+        return self.positions is not None
+
+    @property
+    def lengths(self) -> Tensor:
+        """Tokens consumed per row, ``(B,)`` int64 (on the state's device)."""
+        if self.positions is not None:
+            return self.positions
+        device = _stack_device(self.stacks)
+        return torch.full((self.batch_size,), self.t, dtype=torch.long, device=device)
+
+    def select(self, index: Tensor | list[int]) -> StreamState:
+        """The stream of rows ``index`` (any order, repeats allowed): e.g. reorder beams."""
+        index = torch.as_tensor(index, dtype=torch.long, device=_stack_device(self.stacks))
+        if index.dim() != 1 or index.numel() == 0:
+            raise ValueError(f"index must be a non-empty 1-D list of rows, got shape "
+                             f"{tuple(index.shape)}")
+        if int(index.min()) < 0 or int(index.max()) >= self.batch_size:
+            raise ValueError(f"index must hold rows in [0, {self.batch_size}), got values in "
+                             f"[{int(index.min())}, {int(index.max())}]")
+
+        def pick(st: State) -> State:
+            return tuple(s.index_select(0, index) for s in st)
+
+        if self.positions is not None:
+            stacks = tuple(stream_ops.RaggedStack(pick(r.roots), pick(r.folds))
+                           for r in self.stacks)
+            return StreamState(self.layer_id, index.numel(), self.t, stacks,
+                               self.positions.index_select(0, index))
+        stacks = tuple(tuple(stream_ops.Entry(e.size, pick(e.root), pick(e.fold)) for e in st)
+                       for st in self.stacks)
+        return StreamState(self.layer_id, index.numel(), self.t, stacks)
+
+
+def _stack_device(stacks: tuple) -> torch.device | None:
+    for st in stacks:
+        if isinstance(st, stream_ops.RaggedStack):
+            return st.roots[0].device
+        if st:
+            return st[0].root[0].device
+    return None
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
@@ -291,11 +340,24 @@ class PRLSTM(nn.Module):
         """Consume one token per sequence: ``x_t`` ``(B, D)`` -> ``(h_t (B, H), new state)``.
 
         Outputs are identical to :meth:`forward` at the same position. Amortised ~2 combines
-        per token; the state holds ``popcount(t + 1)`` stack entries per layer.
+        per token; the state holds ``popcount(t + 1)`` stack entries per layer. For a ragged
+        state every row advances by one token at its own position, with at most
+        ``log2(t) + 2`` batched combine calls per layer for the whole batch.
         """
         x_t = self._check_tensor("x_t", x_t, 2)
         state = self._check_stream(state, x_t.shape[0])
-        push = stream_ops.push_sequential if self.schedule == "sequential" else stream_ops.push
+        seq = self.schedule == "sequential"
+        if state.positions is not None:
+            n = state.positions.to(x_t.device)
+            push_r = stream_ops.push_ragged_sequential if seq else stream_ops.push_ragged
+            inp, stacks = x_t, []
+            for i, (cell, stack) in enumerate(zip(self.layers, state.stacks, strict=True)):
+                out, new_stack = push_r(cell.combine, stack, n, cell.leaf_state(inp))
+                stacks.append(new_stack)
+                inp = self._between_layers(out[0], i)
+            return out[0], StreamState(self._id, state.batch_size, state.t + 1, tuple(stacks),
+                                       n + 1)
+        push = stream_ops.push_sequential if seq else stream_ops.push
         inp, stacks = x_t, []
         for i, (cell, stack) in enumerate(zip(self.layers, state.stacks, strict=True)):
             out, new_stack = push(cell.combine, stack, cell.leaf_state(inp))
@@ -303,28 +365,82 @@ class PRLSTM(nn.Module):
             inp = self._between_layers(out[0], i)
         return out[0], StreamState(self._id, state.batch_size, state.t + 1, tuple(stacks))
 
-    def prefill(self, x: Tensor) -> tuple[Tensor, StreamState]:
+    def prefill(self, x: Tensor, lengths: Tensor | list[int] | None = None,
+                state: StreamState | None = None) -> tuple[Tensor, StreamState]:
         """Parallel pass over a prompt that also returns the stream state after it.
 
         ``step`` then continues exactly as if the whole prompt had been streamed: the stack
         is read off the up-sweep roots (the blocks of ``T``) and the outputs at block ends.
+
+        Args:
+            x: ``(B, T, D)`` (or ``(T, B, D)`` when not ``batch_first``).
+            lengths: optional ``(B,)`` true lengths of a right-padded batch: row b of the
+                returned (ragged) state has consumed ``lengths[b]`` tokens; padded output
+                positions are zero, as in :meth:`forward`.
+            state: optional stream to continue (chunked prefill): the outputs and state are
+                the numbers ``T`` calls of :meth:`step` would give. When all rows share one
+                position this runs in ``2·log2(t + T)`` batched rounds; a ragged state or the
+                ``sequential`` schedule falls back to one :meth:`step` per token.
+
+        Returns:
+            ``(output (B, T, H), StreamState)``.
         """
         x = self._batched(x)
         B, T, _ = x.shape
+        if state is not None:
+            if lengths is not None:
+                raise ValueError("prefill: pass lengths (a new right-padded batch) or state "
+                                 "(continue a stream), not both")
+            return self._continue(x, self._check_stream(state, B))
+        lens = None if lengths is None else self._check_lengths(lengths, B, T, x.device)
+        T_pad = T
+        if lens is not None and bool((lens == lens[0]).all()):  # not ragged: a plain stream
+            x, T, lens = x[:, : int(lens[0])], int(lens[0]), None
         inp, stacks = x, []
         for i, cell in enumerate(self.layers):
             leaves = cell.leaf_state(inp)
             if self.schedule == "sequential":
                 out = levelwise.scan(cell.combine, leaves, "sequential")
-                last = tuple(s[:, -1] for s in out)
-                stacks.append((stream_ops.Entry(T, last, last),))
+                if lens is not None:
+                    stacks.append(stream_ops.ragged_from_folds(out, lens))
+                else:
+                    last = tuple(s[:, -1] for s in out)
+                    stacks.append((stream_ops.Entry(T, last, last),))
             else:
                 roots = levelwise.upsweep(cell.combine, leaves)
                 out = levelwise.downsweep(cell.combine, roots)
-                stacks.append(tuple(_entry(roots, out, start, size)
-                                    for start, size in stack_blocks(T)))
+                if lens is not None:
+                    stacks.append(stream_ops.ragged_from_sweep(roots, out, lens))
+                else:
+                    stacks.append(tuple(_entry(roots, out, start, size)
+                                        for start, size in stack_blocks(T)))
             inp = self._between_layers(out[0], i)
-        return self._time_major(out[0]), StreamState(self._id, B, T, tuple(stacks))
+        h = F.pad(out[0], (0, 0, 0, T_pad - T)) if T_pad > T else out[0]  # zeros after L
+        if lens is None:
+            return self._time_major(h), StreamState(self._id, B, T, tuple(stacks))
+        valid = torch.arange(h.shape[1], device=x.device)[None, :] < lens[:, None]  # (B, T)
+        h = torch.where(valid[..., None], h, torch.zeros((), dtype=h.dtype, device=h.device))
+        return self._time_major(h), StreamState(self._id, B, int(lens.max()), tuple(stacks),
+                                                lens)
+
+    def _continue(self, x: Tensor, state: StreamState) -> tuple[Tensor, StreamState]:
+        """Chunked prefill: ``x`` ``(B, T, D)`` appended to ``state``'s stream."""
+        if state.positions is not None or self.schedule == "sequential" or state.t == 0:
+            if state.t == 0 and state.positions is None:
+                return self.prefill(x if self.batch_first else x.transpose(0, 1))
+            outs = []
+            for t in range(x.shape[1]):
+                y, state = self.step(x[:, t], state)
+                outs.append(y)
+            return self._time_major(torch.stack(outs, dim=1)), state
+        inp, stacks = x, []
+        for i, (cell, stack) in enumerate(zip(self.layers, state.stacks, strict=True)):
+            out, new_stack = stream_ops.extend(cell.combine, stack, state.t,
+                                               cell.leaf_state(inp))
+            stacks.append(new_stack)
+            inp = self._between_layers(out[0], i)
+        return (self._time_major(out[0]),
+                StreamState(self._id, state.batch_size, state.t + x.shape[1], tuple(stacks)))
 
 
 def _entry(roots: list[State], out: State, start: int, size: int) -> stream_ops.Entry:

@@ -1,0 +1,50 @@
+"""Hugging Face ``transformers`` integration: a PR-LSTM causal language model.
+
+Importing this module registers :class:`PRLSTMConfig` (``model_type="prlstm"``) and
+:class:`PRLSTMForCausalLM` with ``AutoConfig`` / ``AutoModelForCausalLM``. Install with the
+``hf`` extra (Python >= 3.11): ``pip install -e ".[hf]"``. ``import prlstm`` never imports
+transformers; only this module does.
+
+``generate()`` uses the layer's exact stream state as its cache (:class:`PRLSTMCache`): the
+prompt is prefilled in one parallel call, then one ``step`` per token. Left-padded batches
+with an ``attention_mask`` are exact: each row's tokens start its own tree (a ragged stream),
+so every row gets the numbers it would get alone.
+"""
+
+from __future__ import annotations
+
+SUPPORTED = (">=5.24", "<6")
+
+
+def _check_version() -> None:
+    try:
+        import transformers
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("prlstm.hf needs transformers>=5.24,<6: pip install 'prlstm[hf]' "
+                          "(Python >= 3.11)") from err
+    from packaging.version import Version
+
+    v = Version(transformers.__version__)
+    if not Version("5.24") <= v < Version("6"):
+        raise ImportError(f"prlstm.hf is tested with transformers>=5.24,<6 (the generation "
+                          f"cache is named `cache` from 5.24 on), found {transformers.__version__}"
+                          f"; install a supported version: pip install 'transformers>=5.24,<6'")
+
+
+_check_version()
+
+from prlstm.hf.cache import PRLSTMCache  # noqa: E402
+from prlstm.hf.config import PRLSTMConfig  # noqa: E402
+from prlstm.hf.modeling import PRLSTMForCausalLM, PRLSTMPreTrainedModel  # noqa: E402
+
+
+def _register() -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    AutoConfig.register(PRLSTMConfig.model_type, PRLSTMConfig, exist_ok=True)
+    AutoModelForCausalLM.register(PRLSTMConfig, PRLSTMForCausalLM, exist_ok=True)
+
+
+_register()
+
+__all__ = ["PRLSTMCache", "PRLSTMConfig", "PRLSTMForCausalLM", "PRLSTMPreTrainedModel"]
