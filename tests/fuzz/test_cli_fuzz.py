@@ -43,14 +43,24 @@ def _flag(action: argparse.Action) -> str:
     return max(action.option_strings, key=len)  # the long form
 
 
+def _value(action: argparse.Action, key: str) -> str:
+    """A valid-enough value for a required argument: a known one, a choice, or a path that
+    does not exist (subcommands added later need no entry in REQUIRED)."""
+    if key in REQUIRED:
+        return REQUIRED[key]
+    if action.choices:
+        return str(next(iter(action.choices)))
+    return f"no-such-{key.lstrip('-')}"
+
+
 def _required_args(parser: argparse.ArgumentParser) -> list[str]:
     argv: list[str] = []
     for action in parser._actions:
         if action.option_strings and action.required:
-            argv += [_flag(action), REQUIRED[_flag(action)]]
+            argv += [_flag(action), _value(action, _flag(action))]
         elif not action.option_strings and action.nargs not in ("?", "*", argparse.PARSER) \
                 and not isinstance(action, argparse._SubParsersAction):
-            argv.append(REQUIRED[action.dest])
+            argv.append(_value(action, action.dest))
     return argv
 
 
