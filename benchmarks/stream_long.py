@@ -15,11 +15,9 @@ Writes JSON atomically (default ``benchmarks/results/stream_long.json``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ except ImportError:  # a checkout without an installed package
     import prlstm
 
 from prlstm import PRLSTM
+from prlstm.experiments.io import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -98,18 +97,6 @@ def stream(tokens: int, hidden: int, layers: int, batch: int, window: int,
     }
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=1_000_000)
@@ -132,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                           "load_average": os.getloadavg() if hasattr(os, "getloadavg")
                           else None, "argv": sys.argv[1:]},
                **res}
-    write_json_atomic(args.out, payload)
+    write_json(args.out, payload)
     print(f"{args.tokens} tokens in {res['wall_s']:.1f} s: {res['us_per_token']:.1f} us/token "
           f"(first window {res['us_per_token_first_window']:.1f}, last "
           f"{res['us_per_token_last_window']:.1f}); state at the end: "

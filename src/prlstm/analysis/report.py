@@ -93,17 +93,6 @@ def markdown(data: dict[str, Any]) -> str:
     ]) + "\n"
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as err:
-        raise ImportError("plots need matplotlib: pip install 'prlstm[plot]'") from err
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _centre(name: str) -> float:
     lo, hi = name.strip("[)").split(",")
     return (int(lo) + int(hi) - 1) / 2
@@ -111,6 +100,8 @@ def _centre(name: str) -> float:
 
 def _plot(task: str, series: dict[str, list[dict[str, float]]], ylabel: str, path: Path,
           fit_end: int) -> None:
+    from prlstm.experiments.plots import _pyplot  # matplotlib only when plotting
+
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.2))
     ax.axvspan(0, fit_end, color="0.88", label=f"training range t < {fit_end}")
