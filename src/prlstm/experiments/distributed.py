@@ -92,13 +92,17 @@ class DataParallel:
         return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
                                        else None)
 
+    def rows(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """This rank's contiguous ``B / world_size`` rows of each ``(B, ...)`` tensor."""
+        if not self.active:
+            return tensors
+        n = tensors[0].shape[0] // self.world_size
+        part = slice(self.rank * n, (self.rank + 1) * n)
+        return tuple(t[part] for t in tensors)
+
     def shard(self, batch: Batch) -> Batch:
         """This rank's contiguous ``B / world_size`` rows of the global batch."""
-        if not self.active:
-            return batch
-        rows = batch.inputs.shape[0] // self.world_size
-        part = slice(self.rank * rows, (self.rank + 1) * rows)
-        return Batch(batch.inputs[part], batch.targets[part], batch.mask[part])
+        return Batch(*self.rows(batch.inputs, batch.targets, batch.mask))
 
     def average_(self, *tensors: torch.Tensor) -> None:
         """Replace each tensor, in place, by its mean over the ranks (a collective call)."""

@@ -20,6 +20,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                    emb=args.emb, hidden=args.hidden, layers=args.layers,
                    eval_every=args.eval_every, ckpt_every=args.ckpt_every, seed=args.seed)
     s = train_lm(cfg, args.out, progress=not args.quiet, until=args.until)
+    from prlstm.experiments.distributed import is_writer
+
+    if not is_writer():  # under torchrun, rank 0 reports
+        return 0
     print(f"{s['model']}: {s['params']:,} params, step {s['steps']}/{cfg.steps}, "
           f"val {s['val_bpc']:.3f} bits/char, {s['cpu_s']:.0f} CPU s -> {args.out}")
     return 0

@@ -1,5 +1,9 @@
 """Training loop for :class:`~prlstm.lm.models.CharLM`: tqdm, checkpoints, resume, val bpc.
 
+Under ``torchrun --nproc-per-node N`` the same run trains data-parallel (DDP, ``gloo`` on CPU;
+:mod:`prlstm.experiments.distributed`): ``batch`` is the global batch, every rank draws it from
+the same data generator and keeps its own rows, and only rank 0 writes.
+
 A run directory holds ``config.json`` (the :class:`LMConfig`), ``log.csv`` (the learning
 curve), and the latest checkpoint: ``weights.safetensors`` + ``state.pt`` (optimizer, data
 RNG) + ``checkpoint.json`` (written last, atomically; so a kill leaves a usable pair).
@@ -18,6 +22,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from tqdm import tqdm
 
+from prlstm.experiments.distributed import DataParallel
 from prlstm.experiments.io import (
     atomic_write_file,
     ensure_writable_dir,
@@ -132,6 +137,7 @@ def train_lm(cfg: LMConfig, run_dir: str | Path, progress: bool = True,
     corpus = load_corpus(files, cfg.val_fraction, cfg.seed)
     vx, vy = eval_windows(corpus.val, cfg.eval_windows, cfg.seq_len)
     model = cfg.build()
+    ddp = DataParallel.from_env(cfg.batch, torch.device("cpu"))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, clock, log = 0, {"cpu_s": 0.0, "wall_s": 0.0}, []
@@ -149,7 +155,10 @@ def train_lm(cfg: LMConfig, run_dir: str | Path, progress: bool = True,
         step = int(meta["step"])
         clock = {"cpu_s": meta["cpu_s"], "wall_s": meta["wall_s"]}
         log = [r for r in read_csv(run / "log.csv") if int(r["step"]) <= step]
-    write_json(run / "config.json", asdict(cfg))
+    if ddp.is_writer:
+        write_json(run / "config.json", asdict(cfg))
+    net = ddp.wrap(model)  # after loading: DDP broadcasts rank 0's parameters
+    progress = progress and ddp.is_writer
     model.train()
     t_cpu, t_wall = time.process_time() - clock["cpu_s"], time.time() - clock["wall_s"]
     running = []
@@ -159,25 +168,27 @@ def train_lm(cfg: LMConfig, run_dir: str | Path, progress: bool = True,
     while step < stop:
         for g in opt.param_groups:
             g["lr"] = _lr(cfg, step)
-        x, y = sample_batch(corpus.train, cfg.batch, cfg.seq_len, gen)
-        logits = model(x)
+        x, y = ddp.rows(*sample_batch(corpus.train, cfg.batch, cfg.seq_len, gen))
+        logits = net(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        running.append(loss.item() / math.log(2))
+        running.append(loss.detach() / math.log(2))
         bar.update(1)
         if step % cfg.eval_every == 0 or step == stop:
             clock = {"cpu_s": time.process_time() - t_cpu, "wall_s": time.time() - t_wall}
             v = val_bpc(model, vx, vy)
-            log.append({"step": step, "train_bpc": sum(running) / len(running), "val_bpc": v,
-                        **clock})
+            train_bpc = torch.stack(running).mean()
+            ddp.average_(train_bpc)  # the global batch's mean over the ranks' shards
+            log.append({"step": step, "train_bpc": train_bpc.item(), "val_bpc": v, **clock})
             running = []
             bar.set_postfix(val_bpc=f"{v:.3f}")
-            write_csv(run / "log.csv", LOG_HEADER, ([r[k] for k in LOG_HEADER] for r in log))
-        if step % cfg.ckpt_every == 0 or step == stop:
+            if ddp.is_writer:
+                write_csv(run / "log.csv", LOG_HEADER, ([r[k] for k in LOG_HEADER] for r in log))
+        if (step % cfg.ckpt_every == 0 or step == stop) and ddp.is_writer:
             clock = {"cpu_s": time.process_time() - t_cpu, "wall_s": time.time() - t_wall}
             _save(run, cfg, step, model, opt, gen, clock)
     bar.close()
@@ -191,5 +202,6 @@ def train_lm(cfg: LMConfig, run_dir: str | Path, progress: bool = True,
                "val_files": len(corpus.val_files), "train_bytes": corpus.train.numel(),
                "val_bytes": corpus.val.numel(), "val_chars_scored": vy.numel(),
                "torch_threads": torch.get_num_threads(), "config": asdict(cfg)}
-    write_json(run / "summary.json", summary)
+    if ddp.is_writer:
+        write_json(run / "summary.json", summary)
     return summary
