@@ -110,3 +110,10 @@ class DataParallel:
             for tensor in tensors:
                 dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
                 tensor.div_(self.world_size)
+
+    def close(self) -> None:
+        """Wait for every rank (rank 0 may still be writing), then leave the process group, so
+        no rank exits with a live gloo group (which can abort the process at exit)."""
+        if self.active and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
