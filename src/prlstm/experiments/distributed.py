@@ -21,6 +21,7 @@ a valid but not bit-comparable data-parallel run. Outside torchrun (no ``WORLD_S
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -62,6 +63,7 @@ class DataParallel:
                              f"torchrun processes ({world})")
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+            atexit.register(_leave_group)  # once per process: the group cannot be re-joined
         return cls(world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")))
 
     @property
@@ -111,9 +113,24 @@ class DataParallel:
                 dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
                 tensor.div_(self.world_size)
 
-    def close(self) -> None:
-        """Wait for every rank (rank 0 may still be writing), then leave the process group, so
-        no rank exits with a live gloo group (which can abort the process at exit)."""
+    def sync(self) -> None:
+        """Wait until every rank gets here (rank 0 may still be writing its last checkpoint)."""
         if self.active and dist.is_initialized():
             dist.barrier()
-            dist.destroy_process_group()
+
+
+def _leave_group() -> None:
+    """At process exit: meet the other ranks, then leave the process group.
+
+    A rank that exits with a live gloo group while another rank still talks to it can abort
+    (``terminate called without an active exception``). The group is left only here, at
+    exit, because torchrun's rendezvous store cannot host a second group in the same process
+    (re-initialising after ``destroy_process_group`` fails to connect), and one process may
+    train several runs (``prlstm train`` then ``prlstm train --resume``).
+    """
+    if not dist.is_initialized():
+        return
+    try:
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()

@@ -207,5 +207,6 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
                                         f"{root}")
             if on_step is not None:
                 on_step(step)
+    ddp.sync()  # no rank returns before rank 0 has written the last checkpoint
     return TrainSummary(run_dir=root, step=step, train_seconds=wall, device=str(device),
                         resumed_from=start)

@@ -204,5 +204,5 @@ def train_lm(cfg: LMConfig, run_dir: str | Path, progress: bool = True,
                "torch_threads": torch.get_num_threads(), "config": asdict(cfg)}
     if ddp.is_writer:
         write_json(run / "summary.json", summary)
-    ddp.close()
+    ddp.sync()
     return summary
