@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The cpu-analysis runs (issue 11): resumable — finished runs are skipped, killed ones resume.
-# Usage: results/cpu-analysis/sweep.sh [probe|merge|all]   (env: TASKS, SEEDS, WORKERS, VARIANTS)
+# Usage: results/cpu-analysis/sweep.sh [probe|merge|all]
+#   env: TASKS, SEEDS, WORKERS, VARIANTS, MODELS (probe; default "pr_lstm lstm"), EXTRA (more
+#   sweep flags, e.g. EXTRA="--lr-decay-fraction 0" for the constant-lr parity_check budget)
 # probe: trained pr_lstm and lstm for the probe / CKA analysis (cpu preset budget; the
 #        parity_check runs were trained before that preset gained its final lr decay).
 # all: probe and merge on parity_check, then probe on cycle_navigation (the order of value).
@@ -13,8 +15,8 @@ OUT=results/cpu-analysis/runs
 PART=${1:-all}
 WORKERS=${WORKERS:-2}
 export OMP_NUM_THREADS=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
-sweep() { nice -n 15 prlstm sweep --preset cpu --quiet --out "$OUT" --workers "$WORKERS" "$@" || echo "sweep failed: $*" >&2; }
-probe() { sweep --tasks "$@" --models pr_lstm lstm --seeds ${SEEDS:-0 1 2}; }
+sweep() { nice -n 15 prlstm sweep --preset cpu --quiet --out "$OUT" --workers "$WORKERS" ${EXTRA:-} "$@" || echo "sweep failed: $*" >&2; }
+probe() { sweep --tasks "$@" --models ${MODELS:-pr_lstm lstm} --seeds ${SEEDS:-0 1 2}; }
 if [[ $PART == probe ]]; then probe ${TASKS:-parity_check cycle_navigation}; fi
 if [[ $PART == all ]]; then probe ${TASKS:-parity_check}; fi
 if [[ $PART == merge || $PART == all ]]; then
