@@ -85,7 +85,11 @@ def markdown(data: dict[str, Any]) -> str:
         f"Logistic regression (scikit-learn, standardised, random_state={s['seed']}) fit on "
         f"{s['probe_fit_positions']}, scored on {s['probe_test']}; test set: the "
         f"{s['num_lengths']} longest lengths of the fixed evaluation set. Cells: mean ± std "
-        "over seeds, in %.", probe_markdown(data),
+        "over seeds, in %. Labels (analysis.md §2): parity_check, ones so far mod 2; "
+        "cycle_navigation, position on the 5-cycle; even_pairs, (first, current) symbol; "
+        "modular_arithmetic — our definition, from the task's own left-to-right evaluation "
+        "order — the value mod 5 of the longest prefix that is a complete expression.",
+        probe_markdown(data),
         "## Linear CKA per position bucket", "Cells: mean ± std over the pairs (n = pairs).",
         cka_markdown(data, "linear"),
         "## Unbiased minibatch CKA (Nguyen et al. 2021, batches of 1024) per bucket",
