@@ -161,3 +161,52 @@ def test_write_report_and_plots(results_tree: Path, tmp_path: Path) -> None:
     assert all(p.stat().st_size > 1000 for p in written)
     text = (tmp_path / "rep" / "report.md").read_text()
     assert text.startswith("# Results\n\n" + table) and "<summary>Every run</summary>" in text
+
+
+def _planned_result(planned: dict[str, Any], score: float) -> dict[str, Any]:
+    """A finished result for one placeholder of :func:`planned_runs`."""
+    result = _result(planned["task"], planned["model"], 0, score, in_range=1.0)
+    result.update(run_id=planned["run_id"], preset="cpu-ablations",
+                  model_config={"model": planned["model"], **planned["config"]["hparams"]})
+    return result
+
+
+def test_preset_shows_every_planned_cell_and_its_progress() -> None:
+    from prlstm.experiments.report import NOT_RUN, planned_runs
+
+    planned = planned_runs("cpu-ablations")
+    assert len(planned) == 126 and len({p["run_id"] for p in planned}) == 126
+    first = planned[0]  # even_pairs, pr_lstm refinements=0, seed 0
+    stray = _planned_result(first, 0.3)
+    stray["run_id"] = "even_pairs/pr_lstm/not-in-the-preset"  # shown, not counted
+    results = [_planned_result(first, 1.0), stray]
+    text = markdown_table(results, preset="cpu-ablations")
+    score_header = next(line for line in text.splitlines() if line.startswith("| Level"))
+    columns = [c.strip() for c in score_header.strip("|").split("|")][2:]
+    assert columns == ["pr_lstm hidden_size=128 refinements=0",
+                       "pr_lstm hidden_size=128 refinements=1",
+                       "pr_lstm hidden_size=128 refinements=2",
+                       "pr_lstm hidden_size=69 refinements=1",
+                       "pr_rnn refinements=0", "pr_rnn refinements=1", "pr_rnn refinements=2"]
+    score_rows = text.split("**In-range")[0]
+    for task in ("even_pairs", "parity_check", "bucket_sort", "missing_duplicate_string"):
+        assert f" {task} |" in score_rows
+    even = next(line for line in score_rows.splitlines() if " even_pairs |" in line)
+    assert even.count(NOT_RUN) == 6 and "**100.0** (65.0 ± 49.5) · n=2" in even
+    assert "2 of 126 planned runs finished" not in text  # the stray run is not planned
+    assert "1 of 126 planned runs finished" in text
+    progress = text.split("**Progress**")[1]
+    assert "| even_pairs | 1/3 | 0/3 | 0/3 | 0/3 | 0/3 | 0/3 | 0/3 |" in progress
+    assert "| bucket_sort | 0/3 |" in progress
+    assert "Progress" not in markdown_table(results)  # without a preset: as before
+
+
+def test_report_cli_refuses_an_unknown_preset(results_tree: Path, capsys) -> None:
+    from prlstm.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["report", str(results_tree), "--preset", "nope", "--no-plots"])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    assert main(["report", str(results_tree), "--preset", "smoke", "--no-plots"]) == 0
+    assert "**Progress** of preset smoke: 0 of 3 planned runs finished" in (
+        capsys.readouterr().out)

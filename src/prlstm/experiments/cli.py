@@ -24,7 +24,7 @@ from prlstm.experiments.cli_args import (
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.distributed import is_writer
 from prlstm.experiments.evaluate import evaluate_run
-from prlstm.experiments.presets import get_preset, grid, make_config
+from prlstm.experiments.presets import get_preset, grid, make_config, preset_names
 from prlstm.experiments.report import write_report
 from prlstm.experiments.seeding import resolve_device
 from prlstm.experiments.sweep import Engine, LocalEngine, run_sweep
@@ -167,7 +167,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         table, written = write_report(args.results_dir, args.report_out,
                                       plots=not args.no_plots,
-                                      published=getattr(args, "published", False))
+                                      published=getattr(args, "published", False),
+                                      preset=getattr(args, "report_preset", None))
     except ImportError as err:
         print(f"prlstm report: error: {err} (or pass --no-plots)", file=sys.stderr)
         return 2
@@ -252,6 +253,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-plots", action="store_true", help="table only")
     p.add_argument("--published", action="store_true",
                    help="add the published 1M-step scores (marked as such) for comparison")
+    p.add_argument("--preset", dest="report_preset", choices=preset_names(),
+                   help="show every cell of this preset's grid ('not run yet' where no run "
+                        "finished) and a finished/planned progress table")
     p.set_defaults(func=cmd_report)
 
     p = subparsers.add_parser("reproduce", help="re-train a saved run and compare its numbers",

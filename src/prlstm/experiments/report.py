@@ -14,13 +14,19 @@ learning rates):
   logged step whose validation score reached 90 % (with how many of the validated runs did),
   or "never".
 
+``--preset NAME`` lays the tables out over that preset's whole grid: every planned cell is
+shown (``not run yet`` where no run has finished) and a progress table counts finished /
+planned runs per cell, so an unfinished sweep reads as unfinished, not as a smaller table.
+
 ``report.md`` adds a table of every run. Result files written before a field existed show
 "–" for it. Everything is read from the saved ``result.json`` files.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,7 @@ from prlstm.experiments.results import (
 
 LEVEL_TITLES = {"regular": "Regular", "dcf": "DCF", "cs": "CS"}
 DASH = "–"
+NOT_RUN = "not run yet"
 NOT_FITTED = "†"
 NOT_FITTED_LEGEND = (f"{NOT_FITTED} did not fit its training range: in-range accuracy < "
                      f"{100 * FIT_THRESHOLD:.0f} %.")
@@ -99,25 +106,72 @@ def extra_lengths_cell(runs: list[dict[str, Any]]) -> str:
     return " · ".join(parts) + f" (n={'/'.join(str(c) for c in sorted(counts))})"
 
 
-def _grid(groups: Results, render: Callable[[CellSummary, list[dict[str, Any]]], str],
+@dataclass
+class Layout:
+    """What the tables show: finished runs by ``(task, label)``, every key to show (finished
+    or planned), and the planned / finished run counts per key when a preset is given."""
+
+    groups: Results
+    keys: set[tuple[str, str]]
+    levels: dict[str, str]
+    planned: Counter[tuple[str, str]] = field(default_factory=Counter)
+    finished: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+def planned_runs(preset: str) -> list[dict[str, Any]]:
+    """A placeholder per run of ``preset``'s grid (what ``prlstm sweep --preset PRESET``
+    trains): task, level, model, hyper-parameters and run id — no numbers."""
+    from prlstm import tasks as task_registry
+    from prlstm.experiments.presets import get_preset, grid, make_config
+
+    planned = []
+    for point in grid(get_preset(preset)):
+        config = make_config(point.task, point.model, preset, hparams=point.hparams,
+                             seed=point.seed, lr=point.lr)
+        planned.append({"task": point.task, "level": task_registry.get(point.task).level,
+                        "model": point.model, "config": {"hparams": dict(config.hparams)},
+                        "run_id": config.run_id()})
+    return planned
+
+
+def layout(results: list[dict[str, Any]], planned: list[dict[str, Any]] | None = None
+           ) -> Layout:
+    """Group ``results``; with ``planned`` (:func:`planned_runs`) every planned cell is shown
+    too, and its runs are counted (a result counts as finished when its run id is planned)."""
+    planned = planned or []
+    labels = variant_labels([*results, *planned])  # one labelling for both
+    groups = group_results(results, labels[:len(results)]) if results else {}
+    done = {r.get("run_id") for r in results}
+    lay = Layout(groups, set(groups), {r["task"]: str(r.get("level", "?"))
+                                       for r in [*planned, *results]})
+    for run, label in zip(planned, labels[len(results):], strict=True):
+        key = (run["task"], label)
+        lay.keys.add(key)
+        lay.planned[key] += 1
+        lay.finished[key] += run["run_id"] in done
+    return lay
+
+
+def _grid(lay: Layout, render: Callable[[CellSummary, list[dict[str, Any]]], str],
           solved_row: bool) -> list[str]:
-    task_names, model_names = ordered_tasks(groups), ordered_models(groups)
+    task_names, model_names = ordered_tasks(lay.keys), ordered_models(lay.keys)
     lines = ["| Level | Task | " + " | ".join(model_names) + " |",
              "|---|---|" + "---|" * len(model_names)]
     solved = dict.fromkeys(model_names, 0)
     attempted = dict.fromkeys(model_names, 0)
     previous_level = None
     for task in task_names:
-        cells = {m: summarise(groups[(task, m)]) for m in model_names if (task, m) in groups}
-        level = str(groups[(task, next(iter(cells)))][0].get("level", "?"))
+        level = lay.levels.get(task, "?")
         texts = []
         for m in model_names:
-            if m not in cells:
-                texts.append(DASH)
+            runs = lay.groups.get((task, m))
+            if not runs:
+                texts.append(NOT_RUN if lay.planned[(task, m)] else DASH)
                 continue
+            cell = summarise(runs)
             attempted[m] += 1
-            solved[m] += cells[m].solved
-            texts.append(render(cells[m], groups[(task, m)]))
+            solved[m] += cell.solved
+            texts.append(render(cell, runs))
         title = LEVEL_TITLES.get(level, level) if level != previous_level else ""
         previous_level = level
         head = f"| {title} |" if title else "| |"
@@ -125,6 +179,23 @@ def _grid(groups: Results, render: Callable[[CellSummary, list[dict[str, Any]]],
     if solved_row:
         lines.append("| | **solved** | " + " | ".join(f"{solved[m]}/{attempted[m]}"
                                                       for m in model_names) + " |")
+    return lines
+
+
+def progress_table(lay: Layout, preset: str) -> list[str]:
+    """Finished / planned runs per cell of ``preset``'s grid (empty without a plan)."""
+    if not lay.planned:
+        return []
+    total, done = sum(lay.planned.values()), sum(lay.finished.values())
+    task_names, model_names = ordered_tasks(lay.planned), ordered_models(lay.planned)
+    lines = [f"**Progress** of preset {preset}: {done} of {total} planned runs finished "
+             f"({NOT_RUN}: no finished run in the cell yet; "
+             f"`prlstm sweep --preset {preset}` resumes the rest).", "",
+             "| Task | " + " | ".join(model_names) + " |", "|---|" + "---|" * len(model_names)]
+    for task in task_names:
+        cells = [f"{lay.finished[(task, m)]}/{lay.planned[(task, m)]}"
+                 if lay.planned[(task, m)] else DASH for m in model_names]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -154,22 +225,24 @@ def published_table(results: list[dict[str, Any]]) -> list[str]:
             "|---|" + "---|" * len(model_names), *rows]
 
 
-def markdown_table(results: list[dict[str, Any]], *, with_published: bool = False) -> str:
+def markdown_table(results: list[dict[str, Any]], *, with_published: bool = False,
+                   preset: str | None = None) -> str:
     """The budget lines and summary tables (Markdown) for ``results``; ``with_published``
-    adds the published 1M-step scores for the same tasks and models."""
+    adds the published 1M-step scores for the same tasks and models; ``preset`` shows every
+    cell of that preset's grid (``not run yet`` where nothing finished) and its progress."""
     if not results:
         return "No results found.\n"
-    groups = group_results(results)
+    lay = layout(results, planned_runs(preset) if preset else None)
     lines = [*budget_lines(results), "",
              "**Score** (out-of-range accuracy, %): best run, (mean ± std over the runs when "
              "n ≥ 2), n runs (seeds × learning rates), runs that fitted their training range. "
              f"Bold: solved. {NOT_FITTED_LEGEND}", "",
-             *_grid(groups, lambda cell, _: score_cell(cell), solved_row=True), "",
+             *_grid(lay, lambda cell, _: score_cell(cell), solved_row=True), "",
              "**In-range accuracy** (lengths 1..N, %) of the best run (mean ± std when n ≥ 2) "
              "and **steps to generalise**: median first logged step with validation score "
              f"≥ {100 * SOLVED_THRESHOLD:.0f} % over the runs that reached it (runs that did / "
              "validated runs); never: none did; –: no validation.", "",
-             *_grid(groups, lambda cell, _: in_range_cell(cell), solved_row=False)]
+             *_grid(lay, lambda cell, _: in_range_cell(cell), solved_row=False)]
     if any(r.get("extra_lengths") for r in results):
         per_length = sorted({r["extra_lengths"].get("per_length") for r in results
                              if r.get("extra_lengths")}, key=str)
@@ -177,8 +250,10 @@ def markdown_table(results: list[dict[str, Any]], *, with_published: bool = Fals
                   "accuracy (%) over the runs at each extra length, "
                   f"{'/'.join(str(k) for k in per_length)} sequences per length; not part of "
                   "the score. A model that has learned the automaton keeps its accuracy.", "",
-                  *_grid(groups, lambda _, runs: extra_lengths_cell(runs), solved_row=False)]
+                  *_grid(lay, lambda _, runs: extra_lengths_cell(runs), solved_row=False)]
     if with_published and (table := published_table(results)):
+        lines += ["", *table]
+    if preset and (table := progress_table(lay, preset)):
         lines += ["", *table]
     return "\n".join(lines) + "\n"
 
@@ -215,7 +290,8 @@ def runs_table(results: list[dict[str, Any]]) -> str:
 
 
 def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *,
-                 plots: bool = True, published: bool = False) -> tuple[str, list[Path]]:
+                 plots: bool = True, published: bool = False,
+                 preset: str | None = None) -> tuple[str, list[Path]]:
     """Write ``report.md`` and the PNG plots for ``results_dir`` into ``out_dir``.
 
     ``out_dir`` defaults to ``results_dir/report``. Returns the summary tables' text (without
@@ -223,7 +299,7 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *,
     """
     results = load_results(results_dir)
     target = ensure_writable_dir(Path(out_dir) if out_dir else Path(results_dir) / "report")
-    table = markdown_table(results, with_published=published)
+    table = markdown_table(results, with_published=published, preset=preset)
     text = "# Results\n\n" + table
     if results:
         text += ("\n<details><summary>Every run</summary>\n\n" + runs_table(results)

@@ -80,11 +80,13 @@ def variant_labels(results: list[dict[str, Any]]) -> list[str]:
     return labels
 
 
-def group_results(results: Iterable[dict[str, Any]]) -> Results:
-    """Results keyed by ``(task, variant label)`` (see :func:`variant_labels`)."""
+def group_results(results: Iterable[dict[str, Any]],
+                  labels: list[str] | None = None) -> Results:
+    """Results keyed by ``(task, variant label)`` (labels: :func:`variant_labels` unless
+    given, one per result)."""
     results = list(results)
     groups: Results = defaultdict(list)
-    for result, label in zip(results, variant_labels(results), strict=True):
+    for result, label in zip(results, labels or variant_labels(results), strict=True):
         groups[(result["task"], label)].append(result)
     return dict(groups)
 
@@ -94,13 +96,14 @@ def _ordered(names: Iterable[str], canonical: list[str]) -> list[str]:
     return sorted(set(names), key=lambda n: (rank.get(n, len(rank)), n))
 
 
-def ordered_tasks(groups: Results) -> list[str]:
-    """Tasks present, in benchmark order (unknown names last)."""
+def ordered_tasks(groups: Iterable[tuple[str, str]]) -> list[str]:
+    """Tasks of the ``(task, label)`` keys, in benchmark order (unknown names last)."""
     return _ordered((t for t, _ in groups), tasks.names())
 
 
-def ordered_models(groups: Results) -> list[str]:
-    """Model variants present, in registry order of their model (unknown names last)."""
+def ordered_models(groups: Iterable[tuple[str, str]]) -> list[str]:
+    """Model variants of the ``(task, label)`` keys, in registry order of their model
+    (unknown names last)."""
     rank = {n: i for i, n in enumerate(models.names())}
     labels = {m for _, m in groups}
     return sorted(labels, key=lambda m: (rank.get(m.split(" ")[0], len(rank)), m))
