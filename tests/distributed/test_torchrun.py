@@ -90,3 +90,16 @@ def test_batch_must_split_evenly_over_the_processes(monkeypatch, tmp_path: Path)
     monkeypatch.setenv("WORLD_SIZE", "3")
     with pytest.raises(ValueError, match=r"batch_size \(8\) must be a multiple .* \(3\)"):
         DataParallel.from_env(8, torch.device("cpu"))
+
+
+def test_a_rank_that_dies_mid_run_fails_the_job_at_once(tmp_path: Path) -> None:
+    """Rank 1 raises after update 2 while rank 0 waits in update 3's all-reduce: the job must
+    fail within seconds (the exit barrier is skipped for a rank that dies mid-run), not hang
+    until the process group's 30-minute timeout."""
+    argv = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
+            "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port",
+            str(free_port()), str(Path(__file__).with_name("ddp_crash.py")), str(tmp_path / "r")]
+    done = subprocess.run(argv, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode != 0
+    assert "rank 1 killed at step 2" in done.stderr

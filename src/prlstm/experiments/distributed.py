@@ -64,6 +64,7 @@ class DataParallel:
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
             atexit.register(_leave_group)  # once per process: the group cannot be re-joined
+        _EXIT["in_run"] = True  # until sync(): a crash must not wait for the other ranks
         return cls(world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")))
 
     @property
@@ -117,6 +118,11 @@ class DataParallel:
         """Wait until every rank gets here (rank 0 may still be writing its last checkpoint)."""
         if self.active and dist.is_initialized():
             dist.barrier()
+            _EXIT["in_run"] = False
+
+
+#: Whether this process is inside a data-parallel run (between ``from_env`` and ``sync``).
+_EXIT = {"in_run": False}
 
 
 def _leave_group() -> None:
@@ -126,11 +132,14 @@ def _leave_group() -> None:
     (``terminate called without an active exception``). The group is left only here, at
     exit, because torchrun's rendezvous store cannot host a second group in the same process
     (re-initialising after ``destroy_process_group`` fails to connect), and one process may
-    train several runs (``prlstm train`` then ``prlstm train --resume``).
+    train several runs (``prlstm train`` then ``prlstm train --resume``). A rank that dies
+    inside a run skips the barrier, which its peers — blocked in a collective — would never
+    reach.
     """
     if not dist.is_initialized():
         return
     try:
-        dist.barrier()
+        if not _EXIT["in_run"]:  # a crash mid-run exits at once (torchrun stops the rest)
+            dist.barrier()
     finally:
         dist.destroy_process_group()
