@@ -210,3 +210,15 @@ def test_report_cli_refuses_an_unknown_preset(results_tree: Path, capsys) -> Non
     assert main(["report", str(results_tree), "--preset", "smoke", "--no-plots"]) == 0
     assert "**Progress** of preset smoke: 0 of 3 planned runs finished" in (
         capsys.readouterr().out)
+
+
+def test_tuple_defaults_and_their_json_lists_label_alike() -> None:
+    from prlstm.experiments.report import planned_runs
+    from prlstm.experiments.results import variant_labels
+
+    planned = [p for p in planned_runs("cpu-full") if p["model"] == "tape_rnn"][:1]
+    assert planned, "cpu-full plans tape_rnn runs"
+    finished = _planned_result(planned[0], 1.0)
+    finished["model_config"] = json.loads(json.dumps(finished["model_config"]))  # as saved
+    finished["model_config"]["mlp_layers_size"] = [64, 64]  # a tuple in the registry
+    assert variant_labels([finished, *planned]) == ["tape_rnn", "tape_rnn"]

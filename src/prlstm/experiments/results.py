@@ -61,7 +61,16 @@ def _hparams(result: dict[str, Any]) -> dict[str, Any]:
     registry default, so old and new runs of one variant get the same label."""
     config = result.get("model_config") or result.get("config", {}).get("hparams", {})
     config = {**models.HPARAMS.get(result["model"], {}), **config}
-    return {k: v for k, v in config.items() if k not in ("model", "input_size", "output_size")}
+    return {k: _as_json(v) for k, v in config.items()
+            if k not in ("model", "input_size", "output_size")}
+
+
+def _as_json(value: Any) -> Any:
+    """A value as it reads back from JSON (tuples become lists), so a registry default such as
+    ``mlp_layers_size=(64, 64)`` and the ``[64, 64]`` saved in result.json label alike."""
+    if isinstance(value, tuple | list):
+        return [_as_json(v) for v in value]
+    return value
 
 
 def variant_labels(results: list[dict[str, Any]]) -> list[str]:
