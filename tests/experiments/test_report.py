@@ -222,3 +222,11 @@ def test_tuple_defaults_and_their_json_lists_label_alike() -> None:
     finished["model_config"] = json.loads(json.dumps(finished["model_config"]))  # as saved
     finished["model_config"]["mlp_layers_size"] = [64, 64]  # a tuple in the registry
     assert variant_labels([finished, *planned]) == ["tape_rnn", "tape_rnn"]
+
+
+def test_preset_with_no_finished_run_shows_the_plan() -> None:
+    text = markdown_table([], preset="cpu-ablations")
+    assert text.startswith("No results found.")
+    assert "0 of 126 planned runs finished" in text
+    assert "| bucket_sort | 0/3 | 0/3 | 0/3 | 0/3 | 0/3 | 0/3 | 0/3 |" in text
+    assert markdown_table([]) == "No results found.\n"  # without a preset: nothing to plan

@@ -230,9 +230,10 @@ def markdown_table(results: list[dict[str, Any]], *, with_published: bool = Fals
     """The budget lines and summary tables (Markdown) for ``results``; ``with_published``
     adds the published 1M-step scores for the same tasks and models; ``preset`` shows every
     cell of that preset's grid (``not run yet`` where nothing finished) and its progress."""
-    if not results:
-        return "No results found.\n"
     lay = layout(results, planned_runs(preset) if preset else None)
+    if not results:  # nothing finished yet: with a preset, still show what is planned
+        return "\n".join(["No results found.", *([""] + progress_table(lay, preset)
+                                                 if preset else [])]) + "\n"
     lines = [*budget_lines(results), "",
              "**Score** (out-of-range accuracy, %): best run, (mean ± std over the runs when "
              "n ≥ 2), n runs (seeds × learning rates), runs that fitted their training range. "
