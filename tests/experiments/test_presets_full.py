@@ -33,7 +33,8 @@ def test_cpu_full_grid() -> None:
 def test_cpu_ablations_grid_and_variant_filter() -> None:
     configs = _configs("--preset", "cpu-ablations")
     assert len(configs) == 7 * 6 * 3
-    variants = {(c.model, c.hparams["hidden_size"], c.hparams["refinements"]) for c in configs}
+    variants = {(c.model, c.hparams["hidden_size"], c.hparams.get("refinements", 1))
+                for c in configs}
     assert variants == {("pr_lstm", 128, 0), ("pr_lstm", 128, 1), ("pr_lstm", 128, 2),
                         ("pr_rnn", 128, 0), ("pr_rnn", 128, 1), ("pr_rnn", 128, 2),
                         ("pr_lstm", 69, 1)}
@@ -42,6 +43,22 @@ def test_cpu_ablations_grid_and_variant_filter() -> None:
     assert {c.model for c in only_rnn} == {"pr_rnn"} and len(only_rnn) == 3 * 6 * 3
     with pytest.raises(ValueError, match="no variant"):
         grid(get_preset("cpu-ablations"), models_=["lstm"])
+
+
+def test_ablation_r1_runs_are_the_cpu_full_pr_lstm_runs() -> None:
+    """R = 1 is left implicit, so the sweep can reuse cpu-full's pr_lstm runs as they are."""
+    from prlstm import models
+
+    assert models.HPARAMS["pr_lstm"]["refinements"] == 1
+    ablations = _configs("--preset", "cpu-ablations", "--models", "pr_lstm")
+    r1 = {c.run_id() for c in ablations if c.hparams == {"hidden_size": 128}}
+    assert len(r1) == 18
+    full = {c.run_id() for c in _configs("--preset", "cpu-full", "--models", "pr_lstm")}
+    shared = r1 & full
+    assert len(shared) == 4 * 3 + 2 * 2  # regular tasks: seeds 0-2; the other two: seeds 0-1
+    assert all("refinements" not in run_id for run_id in r1)
+    assert all(run_id.split("/")[0] in ("bucket_sort", "missing_duplicate_string")
+               for run_id in r1 - full)
 
 
 def test_parameter_matched_width() -> None:
