@@ -156,11 +156,33 @@ def test_read_log_optional_columns(results_tree: Path) -> None:
 def test_write_report_and_plots(results_tree: Path, tmp_path: Path) -> None:
     table, written = write_report(results_tree, tmp_path / "rep")
     names = {p.name for p in written}
-    assert names == {"report.md", "accuracy_parity_check.png", "accuracy_even_pairs.png",
-                     "training_parity_check.png", "training_even_pairs.png"}
+    assert names == {"report.md", "scores.png", "accuracy_parity_check.png",
+                     "accuracy_even_pairs.png", "training_parity_check.png",
+                     "training_even_pairs.png"}
     assert all(p.stat().st_size > 1000 for p in written)
     text = (tmp_path / "rep" / "report.md").read_text()
     assert text.startswith("# Results\n\n" + table) and "<summary>Every run</summary>" in text
+    assert "](scores.png)" in text
+    _, no_plots = write_report(results_tree, tmp_path / "bare", plots=False)
+    assert "scores.png" not in (tmp_path / "bare" / "report.md").read_text()
+    assert [p.name for p in no_plots] == ["report.md"]
+
+
+def test_score_grid_numbers() -> None:
+    from prlstm.experiments.plots import score_grid, score_grid_plot
+    from prlstm.experiments.results import group_results
+
+    tasks, models, rows = score_grid(group_results(RUNS))
+    assert tasks == ["even_pairs", "parity_check"]
+    assert models == ["pr_lstm", "lstm", "transformer"]
+    even, parity = rows
+    assert math.isnan(even[0][0]) and even[0][1:] == ("–", False)  # no pr_lstm run
+    assert even[2][1:] == ("50†\navg 50, n=1", False)  # did not fit
+    assert parity[0][1:] == ("100\navg 82, n=3", True)
+    assert parity[0][0] == pytest.approx((100 + 95 + 50) / 3)
+    assert parity[1][1:] == ("92\navg 92, n=1", True)  # an old file: no fit mark
+    with pytest.raises(ValueError, match="at least one"):
+        score_grid_plot({}, Path("unused.png"))
 
 
 def _planned_result(planned: dict[str, Any], score: float) -> dict[str, Any]:

@@ -6,6 +6,10 @@
   validation score (dashed, dots) of every run, against the update step and against wall-clock
   training seconds (two panels), read from ``train_log.csv``; every model of the task in one
   figure.
+* ``scores.png``: the whole table at a glance — a heatmap of tasks (rows, benchmark order) ×
+  models (columns), coloured by the mean score over the cell's runs and annotated with the best
+  score, the mean and ``n``; solved cells (best ≥ 90 %) in bold, ``†`` where the best run did
+  not fit its training range, empty cells grey.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from prlstm.experiments.evaluate import SOLVED_THRESHOLD
 from prlstm.experiments.io import atomic_write_file
-from prlstm.experiments.results import Results, ordered_models, ordered_tasks
+from prlstm.experiments.results import Results, ordered_models, ordered_tasks, summarise
 from prlstm.experiments.trainlog import read_log
 
 RunsByModel = dict[str, list[dict[str, Any]]]
@@ -129,9 +133,67 @@ def training_plot(task: str, runs_by_model: RunsByModel, path: Path) -> bool:
     return True
 
 
+GridCell = tuple[float, str, bool]  # (mean score or nan, annotation, solved)
+
+
+def score_grid(groups: Results) -> tuple[list[str], list[str], list[list[GridCell]]]:
+    """The numbers behind ``scores.png``: tasks, models, and a row of cells per task.
+
+    A cell is ``(mean score, "best[†]\\navg mean, n=N", solved)``; an empty cell is
+    ``(nan, "–", False)``.
+    """
+    task_names, model_names = ordered_tasks(groups), ordered_models(groups)
+    rows = []
+    for task in task_names:
+        row: list[GridCell] = []
+        for model in model_names:
+            runs = groups.get((task, model))
+            if not runs:
+                row.append((math.nan, "–", False))
+                continue
+            cell = summarise(runs)
+            mark = "†" if cell.best_fitted is False else ""
+            row.append((cell.mean, f"{cell.best:.0f}{mark}\navg {cell.mean:.0f}, n={cell.n}",
+                        cell.solved))
+        rows.append(row)
+    return task_names, model_names, rows
+
+
+def score_grid_plot(groups: Results, path: Path) -> None:
+    """Heatmap of the score table: tasks × models, colour = mean score, text = best / mean."""
+    task_names, model_names, rows = score_grid(groups)
+    if not task_names:
+        raise ValueError("groups must hold at least one (task, model) cell, got none")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.6 + 1.25 * len(model_names), 0.9 + 0.42 * len(task_names)))
+    for i, row in enumerate(rows):
+        for j, (mean, text, solved) in enumerate(row):
+            colour = "0.4" if math.isnan(mean) else "black" if mean > 35 else "white"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour,
+                    fontweight="bold" if solved else "normal")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+    image = ax.imshow([[mean for mean, _, _ in row] for row in rows], cmap=cmap, vmin=0,
+                      vmax=100, aspect="auto")
+    ax.set_xticks(range(len(model_names)), [m.replace(" ", "\n") for m in model_names],
+                  fontsize=7)
+    ax.set_yticks(range(len(task_names)), task_names, fontsize=8)
+    ax.tick_params(top=True, bottom=False, labeltop=True, labelbottom=False)
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="mean score over runs (%)")
+    ax.set_title(f"best score (bold: solved, ≥ {100 * SOLVED_THRESHOLD:.0f} %; † did not fit "
+                 "its training range) / mean score, n runs", fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
 def write_plots(groups: Results, out_dir: Path) -> list[Path]:
-    """Both plots for every task in ``groups``; returns the files written."""
-    written = []
+    """The score heatmap, then both plots for every task in ``groups``; returns the files
+    written."""
+    if not groups:
+        return []
+    scores_path = out_dir / "scores.png"
+    score_grid_plot(groups, scores_path)
+    written = [scores_path]
     for task in ordered_tasks(groups):
         runs = {m: groups[(task, m)] for m in ordered_models(groups) if (task, m) in groups}
         accuracy_path = out_dir / f"accuracy_{task}.png"

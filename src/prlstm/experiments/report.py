@@ -305,6 +305,8 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *,
     if results:
         text += ("\n<details><summary>Every run</summary>\n\n" + runs_table(results)
                  + "\n</details>\n")
+    if plots and results:
+        text += "\n![Scores: tasks × models at a glance](scores.png)\n"
     report_path = target / "report.md"
     atomic_write(report_path, lambda f: f.write(text))
     written = [report_path]
