@@ -54,8 +54,8 @@ for the recurrent models and 36–277 s for the transformer. With pr_lstm 2,000 
 ``python benchmarks/step_costs.py --estimate cpu-full`` adds the grid up to ≈ 33,600
 core-seconds = 4.7 hours on 2 cores; the same estimate for the ``cpu`` preset is 1,400
 core-seconds against 1,716 measured (858 s × 2 workers), so expect ≈ 5.7 hours — inside the
-6-hour budget. Measured: the first 194 runs recorded 40,500 core-seconds (part of them shared
-the VM with other jobs), with ≈ 2,400 estimated for the 10 left — ≈ 6.0 hours on 2 cores.
+6-hour budget. Measured: the 204 runs recorded 43,600 core-seconds (part of them shared the
+VM with other jobs) — ≈ 6.1 hours on 2 cores, about 1 % over the budget.
 pr_lstm gets fewer steps than the LSTM because each costs 4–6× more; at this width it
 generalises on parity_check within 400–900 steps (the ``cpu`` preset's runs).
 
