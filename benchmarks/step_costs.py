@@ -1,13 +1,15 @@
 """Measured cost of one training step and of a full evaluation, per task × model (not a test).
 
-Used to choose the step budgets of the ``cpu-full`` and ``cpu-ablations`` presets (issue 10):
+Used to choose the step budgets of the ``cpu-full``, ``cpu-ablations`` and ``cpu-fair`` presets:
 one torch thread, H = 128 (the cpu presets' width), batch 128 at training length 20 (the mean
 of the curriculum U{1..40}); the evaluation cost at lengths 1..500 with 16 sequences per length
 is extrapolated from one timed batch at lengths 50, 250 and 500 (a quadratic through them,
 summed over every length). ``--estimate PRESET`` adds up the preset's whole grid.
 
     python benchmarks/step_costs.py [--tasks a,b] [--models a,b] [--out FILE.json]
+    python benchmarks/step_costs.py --tasks parity_check --length 40 --no-eval  # vs pr_lstm
     python benchmarks/step_costs.py --estimate cpu-full   # from the saved JSON
+    python benchmarks/step_costs.py --size cpu-fair --out benchmarks/results/cpu_fair_costs.json
 
 (Variants at another width, e.g. cpu-ablations' H = 69 PR-LSTM, are estimated at the measured
 H = 128 cost, an over-estimate.)
@@ -36,7 +38,8 @@ from prlstm.experiments.io import write_json
 from prlstm.experiments.metrics import batch_metrics
 from prlstm.experiments.presets import get_preset, grid, make_config
 
-MODELS = ("pr_lstm", "pr_rnn", "rnn", "lstm", "transformer", "stack_rnn", "tape_rnn")
+MODELS = ("pr_lstm", "pr_rnn", "rnn", "lstm", "transformer", "stack_rnn", "tape_rnn", "mingru",
+          "minlstm", "linear_rnn", "deltanet", "mamba", "mlstm", "slstm")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "step_costs.json"
 
 
@@ -48,13 +51,14 @@ def _timed(fn: Any, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def measure(task_name: str, model_name: str, repeats: int = 3) -> dict[str, float]:
-    """``step_ms`` (training step at length 20) and ``eval_s`` (lengths 1..500 × 16)."""
-    config = make_config(task_name, model_name, "cpu")
+def measure(task_name: str, model_name: str, repeats: int = 3, length: int = 20,
+            eval_cost: bool = True, hparams: dict[str, Any] | None = None) -> dict[str, float]:
+    """``step_ms`` (training step at ``length``) and ``eval_s`` (lengths 1..500 × 16)."""
+    config = make_config(task_name, model_name, "cpu", hparams=hparams)
     task = build_task(config)
     model = build_model(config, task, "cpu")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    batch = task.sample_batch(128, 20, seed=0)
+    batch = task.sample_batch(128, length, seed=0)
 
     def step() -> None:
         logits = model(batch.inputs, task.output_length(batch.inputs.shape[1]))
@@ -64,6 +68,8 @@ def measure(task_name: str, model_name: str, repeats: int = 3) -> dict[str, floa
         optimizer.step()
 
     step_s = _timed(step, repeats)
+    if not eval_cost:
+        return {"step_ms": 1000 * step_s}
     model.eval()
     points = []
     for length in (50, 250, 500):
@@ -77,6 +83,33 @@ def measure(task_name: str, model_name: str, repeats: int = 3) -> dict[str, floa
     coeffs = np.polyfit([p[0] for p in points], [p[1] for p in points], 2)
     eval_s = float(np.clip(np.polyval(coeffs, np.arange(1, 501)), 0, None).sum())
     return {"step_ms": 1000 * step_s, "eval_s": eval_s}
+
+
+def variant_key(model: str, hparams: dict[str, Any]) -> str:
+    """``model`` or ``model k=v ...``: the key of one preset variant in the costs file."""
+    return " ".join([model, *(f"{k}={v}" for k, v in sorted(hparams.items()))])
+
+
+def size_preset(preset_name: str, repeats: int) -> dict[str, Any]:
+    """Measure every (task, variant) of a preset's grid at its own hyper-parameters and add up
+    the grid, tuning runs included (``tune_lrs`` × ``tune_seeds`` per cell)."""
+    preset = get_preset(preset_name)
+    costs: dict[str, dict[str, dict[str, float]]] = {}
+    total = 0.0
+    runs_per_cell = len(preset.seeds) + len(preset.tune_lrs) * len(preset.tune_seeds)
+    for point in grid(preset, seeds=[0], lrs=[1e-3]):
+        config = make_config(point.task, point.model, preset_name, hparams=point.hparams)
+        key = variant_key(point.model, point.hparams)
+        c = measure(point.task, point.model, repeats, hparams=config.hparams)
+        run_s = config.steps * c["step_ms"] / 1000 + c["eval_s"]
+        costs.setdefault(point.task, {})[key] = {**c, "steps": config.steps, "run_s": run_s}
+        total += runs_per_cell * run_s
+        print(f"{point.task:26s} {key:40s} step {c['step_ms']:6.1f} ms x {config.steps} "
+              f"+ eval {c['eval_s']:5.1f} s = {run_s:6.0f} s/run", flush=True)
+    print(f"{preset_name}: {runs_per_cell} runs per cell, {total:.0f} core-seconds = "
+          f"{total / 7200:.2f} h on 2 cores (no contention)")
+    return {"preset": preset_name, "runs_per_cell": runs_per_cell, "core_seconds": total,
+            "costs": costs}
 
 
 def estimate(preset_name: str, costs: dict[str, dict[str, dict[str, float]]]) -> float:
@@ -95,10 +128,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", default=",".join(tasks.names()))
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--length", type=int, default=20,
+                        help="training length of the timed batch (default 20, the mean of "
+                        "U{1..40}; 40 for the longest)")
+    parser.add_argument("--no-eval", action="store_true", help="time training steps only")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--estimate", metavar="PRESET",
                         help="print the grid cost of PRESET from the saved JSON and exit")
+    parser.add_argument("--size", metavar="PRESET",
+                        help="measure every task x variant of PRESET at its own widths and "
+                        "add up its whole grid, tuning runs included")
     args = parser.parse_args(argv)
+    if args.size:
+        torch.set_num_threads(1)
+        sized = size_preset(args.size, args.repeats)
+        write_json(args.out, {"benchmark": "step_costs --size", "threads": 1,
+                              "torch_version": torch.__version__,
+                              "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                              **sized})
+        return 0
     if args.estimate:
         costs = json.loads(args.out.read_text())["costs"]
         seconds = estimate(args.estimate, costs)
@@ -108,11 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     costs: dict[str, dict[str, dict[str, float]]] = {}
     for task_name in args.tasks.split(","):
         for model in args.models.split(","):
-            costs.setdefault(task_name, {})[model] = c = measure(task_name, model, args.repeats)
-            print(f"{task_name:28s} {model:12s} step {c['step_ms']:7.1f} ms  "
-                  f"eval {c['eval_s']:6.1f} s", flush=True)
+            costs.setdefault(task_name, {})[model] = c = measure(
+                task_name, model, args.repeats, args.length, not args.no_eval)
+            ratio = c["step_ms"] / costs[task_name]["pr_lstm"]["step_ms"] \
+                if "pr_lstm" in costs[task_name] else float("nan")
+            print(f"{task_name:28s} {model:12s} step {c['step_ms']:7.1f} ms "
+                  f"({ratio:4.2f}x pr_lstm)  eval {c.get('eval_s', float('nan')):6.1f} s",
+                  flush=True)
     write_json(args.out, {"benchmark": "step_costs", "threads": 1, "hidden_size": 128,
-                          "batch_size": 128, "train_length": 20, "eval": "1..500 x 16",
+                          "batch_size": 128, "train_length": args.length,
+                          "eval": None if args.no_eval else "1..500 x 16",
                           "torch_version": torch.__version__,
                           "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                           "costs": costs})

@@ -66,12 +66,13 @@ class StreamState:
         device = _stack_device(self.stacks)
         return torch.full((self.batch_size,), self.t, dtype=torch.long, device=device)
 
-    def select(self, index: Tensor | list[int]) -> StreamState:
-        """The stream of rows ``index`` (any order, repeats allowed): e.g. reorder beams."""
-        index = torch.as_tensor(index, dtype=torch.long, device=_stack_device(self.stacks))
-        if index.dim() != 1 or index.numel() == 0:
-            raise ValueError(f"index must be a non-empty 1-D list of rows, got shape "
-                             f"{tuple(index.shape)}")
+    def select(self, index: Tensor | list[int] | list[bool]) -> StreamState:
+        """The stream of rows ``index`` (any order, repeats allowed): e.g. reorder beams.
+
+        ``index`` holds integer row numbers, or is a bool mask of ``batch_size`` entries
+        (the rows where it is true, in order); floats and masks of another length are refused.
+        """
+        index = _row_index(index, self.batch_size, _stack_device(self.stacks))
         if int(index.min()) < 0 or int(index.max()) >= self.batch_size:
             raise ValueError(f"index must hold rows in [0, {self.batch_size}), got values in "
                              f"[{int(index.min())}, {int(index.max())}]")
@@ -87,6 +88,30 @@ class StreamState:
         stacks = tuple(tuple(stream_ops.Entry(e.size, pick(e.root), pick(e.fold)) for e in st)
                        for st in self.stacks)
         return StreamState(self.layer_id, index.numel(), self.t, stacks)
+
+
+def _row_index(index: object, batch_size: int, device: torch.device | None) -> Tensor:
+    """``index`` as a non-empty 1-D int64 tensor of row numbers (a bool mask of
+    ``batch_size`` entries becomes the numbers of its true rows)."""
+    try:
+        rows = torch.as_tensor(index)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"index must be integer row numbers or a bool mask, got "
+                         f"{type(index).__name__} ({err})") from None
+    if rows.dim() != 1 or rows.numel() == 0:
+        raise ValueError(f"index must be a non-empty 1-D list of rows, got shape "
+                         f"{tuple(rows.shape)}")
+    if rows.dtype == torch.bool:
+        if rows.numel() != batch_size:
+            raise ValueError(f"a bool mask index must have batch_size={batch_size} entries, got "
+                             f"{rows.numel()}")
+        rows = rows.nonzero().squeeze(1)
+        if rows.numel() == 0:
+            raise ValueError("the bool mask index selects no row; expected at least one true")
+    elif rows.is_floating_point() or rows.is_complex():
+        raise ValueError(f"index must hold integer row numbers or a bool mask, got dtype "
+                         f"{rows.dtype}")
+    return rows.to(dtype=torch.long, device=device)
 
 
 def _stack_device(stacks: tuple) -> torch.device | None:

@@ -33,10 +33,26 @@ NODE_FLAGS = ["--num-cpus", "1", "--num-gpus", "0", "--object-store-memory", "80
               "--disable-usage-stats"]
 
 
+def console_script(name: str) -> str:
+    """The path of console script ``name`` installed beside this interpreter (``ray``,
+    ``torchrun``, …), so that a virtual environment's tools are found without activating it;
+    falls back to ``PATH``."""
+    here = Path(sys.executable).parent / name
+    if here.is_file() and os.access(here, os.X_OK):
+        return str(here)
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"console script {name!r} is neither beside {sys.executable} nor on PATH")
+    return found
+
+
 def subprocess_env(ray_tmp: str | None = None) -> dict[str, str]:
-    """The environment of every child: this checkout's ``prlstm``, one thread, quiet Ray."""
+    """The environment of every child: this checkout's ``prlstm``, one thread, quiet Ray, and
+    this interpreter's ``bin`` first on ``PATH`` (children that start console scripts by name,
+    as Ray's own daemons do, then find this environment's)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.update(OMP_NUM_THREADS="1", RAY_USAGE_STATS_ENABLED="0", GLOO_SOCKET_IFNAME="lo",
                PYTHONUNBUFFERED="1", RAY_worker_niceness="15", RAY_AUTH_MODE="disabled")
     env.pop("RAY_ADDRESS", None)
@@ -111,9 +127,10 @@ def ray_cluster() -> Iterator[RayCluster]:
     try:
         with Hosts(2, link=True) as hosts:
             cluster = RayCluster(hosts, env)
-            head = ["ray", "start", "--head", "--node-ip-address", hosts.addresses[0],
+            ray = console_script("ray")
+            head = [ray, "start", "--head", "--node-ip-address", hosts.addresses[0],
                     "--port", str(RAY_PORT), "--include-dashboard=false", *NODE_FLAGS]
-            worker = ["ray", "start", "--address", cluster.address, "--node-ip-address",
+            worker = [ray, "start", "--address", cluster.address, "--node-ip-address",
                       hosts.addresses[1], *NODE_FLAGS]
             for host, argv in ((0, head), (1, worker)):
                 started = hosts.run(host, argv, env=env, timeout=120,

@@ -14,6 +14,7 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from prlstm.cli import main
+from prlstm.experiments.checkpoint import read_manifest
 from prlstm.experiments.io import read_csv
 from tests.distributed.conftest import subprocess_env
 from tests.distributed.netns import Hosts, unavailable_reason
@@ -46,8 +47,8 @@ def test_lm_two_processes_match_one(tmp_path: Path) -> None:
     done = _torchrun([*flags, "--out", str(ddp)])
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stdout.count("pr_lstm:") == 1  # rank 0 reports, once
-    wa = load_file(one / "weights.safetensors")
-    wb = load_file(ddp / "weights.safetensors")
+    wa = load_file(one / read_manifest(one)["weights"])
+    wb = load_file(ddp / read_manifest(ddp)["weights"])
     assert wa.keys() == wb.keys()
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= TOLERANCE
     rows_a, rows_b = read_csv(one / "log.csv"), read_csv(ddp / "log.csv")

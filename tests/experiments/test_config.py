@@ -47,7 +47,7 @@ def test_from_dict_rejects_unknown_fields() -> None:
 
 
 def test_presets_exist_and_layer_in_order() -> None:
-    assert preset_names() == ["smoke", "cpu", "cpu-full", "cpu-ablations", "gpu"]
+    assert preset_names() == ["smoke", "cpu", "cpu-full", "cpu-ablations", "cpu-fair", "gpu"]
     config = make_config("parity_check", "lstm", "cpu", steps=7, hparams={"hidden_size": 5})
     assert (config.steps, config.hparams, config.preset) == (7, {"hidden_size": 5}, "cpu")
     assert make_config("parity_check", "lstm", "cpu").steps == \

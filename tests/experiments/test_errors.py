@@ -12,6 +12,7 @@ from prlstm.cli import main
 from prlstm.experiments.checkpoint import CheckpointError, read_manifest
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.evaluate import RESULT_FILE, evaluate_run
+from prlstm.experiments.lock import TRAIN_LOCK
 from prlstm.experiments.train import train
 
 ERROR_STATUS = 2
@@ -26,7 +27,8 @@ def _error(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file())
+    """The files under ``root`` but the run lock (which names its latest holder)."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != TRAIN_LOCK)
 
 
 @pytest.mark.parametrize(("argv", "message"), [

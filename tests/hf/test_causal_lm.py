@@ -8,31 +8,8 @@ pytest.importorskip("transformers", minversion="5.24",
 from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
 
 import prlstm.hf as H  # noqa: E402
-
-V = 23
-PROMPTS = [[3, 4, 5], [7, 8, 9, 10, 11, 12, 13, 2, 5, 6, 14, 15, 16, 17, 18, 19, 20], [1],
-           [2, 9, 4, 4, 1, 7, 8, 3]]  # lengths 3, 17, 1, 8: cross 2, 4, 8, 16
-
-
-def _model(cell="lstm", R=1, **kw):
-    torch.manual_seed(0)
-    cfg = H.PRLSTMConfig(vocab_size=V, hidden_size=12, num_hidden_layers=2, cell=cell,
-                         refinements=R, pad_token_id=0, initializer_range=1.0,
-                         tie_word_embeddings=False, **kw)
-    m = H.PRLSTMForCausalLM(cfg).double().eval()
-    with torch.no_grad():
-        m.lm_head.weight.mul_(8.0)  # peaked, varied logits: a random model that does not loop
-    return m
-
-
-def _left_pad(prompts):
-    T = max(map(len, prompts))
-    ids = torch.zeros(len(prompts), T, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for b, p in enumerate(prompts):
-        ids[b, T - len(p):] = torch.tensor(p)
-        mask[b, T - len(p):] = 1
-    return ids, mask
+from tests.hf.helpers import PROMPTS, V, left_pad  # noqa: E402
+from tests.hf.helpers import model as _model  # noqa: E402
 
 
 def _hand_greedy(m, prompt, n):
@@ -47,7 +24,7 @@ def _hand_greedy(m, prompt, n):
 @pytest.mark.parametrize("cell,R", [("lstm", 1), ("rnn", 2), ("gru", 0)])
 def test_greedy_mixed_lengths_equals_hand_loop_per_row(cell, R):
     m = _model(cell, R)
-    ids, mask = _left_pad(PROMPTS)
+    ids, mask = left_pad(PROMPTS)
     out = m.generate(ids, attention_mask=mask, max_new_tokens=20, do_sample=False,
                      return_dict_in_generate=True, output_logits=True)
     T = ids.shape[1]
@@ -65,7 +42,7 @@ def test_greedy_mixed_lengths_equals_hand_loop_per_row(cell, R):
 
 def test_sampling_cache_equals_no_cache_and_is_seeded():
     m = _model()
-    ids, mask = _left_pad(PROMPTS)
+    ids, mask = left_pad(PROMPTS)
     runs = []
     for use_cache in (True, False, True):
         torch.manual_seed(5)
@@ -80,7 +57,7 @@ def test_sampling_cache_equals_no_cache_and_is_seeded():
 
 def test_forward_logits_of_padded_batch_equal_rows_alone():
     m = _model()
-    ids, mask = _left_pad(PROMPTS)
+    ids, mask = left_pad(PROMPTS)
     logits = m(ids, attention_mask=mask, use_cache=False).logits
     for b, p in enumerate(PROMPTS):
         alone = m(torch.tensor([p])).logits[0]
@@ -92,7 +69,7 @@ def test_forward_logits_of_padded_batch_equal_rows_alone():
 
 def test_beam_search_reorders_the_cache():
     m = _model()
-    ids, mask = _left_pad(PROMPTS[:2])
+    ids, mask = left_pad(PROMPTS[:2])
     kw = {"max_new_tokens": 8, "num_beams": 3, "do_sample": False, "early_stopping": True}
     with_cache = m.generate(ids, attention_mask=mask, **kw)
     without = m.generate(ids, attention_mask=mask, use_cache=False, **kw)
@@ -103,7 +80,7 @@ def test_beam_search_reorders_the_cache():
 def test_continuation_with_cache(padded):
     m = _model()
     prompts = PROMPTS if padded else [p[:1] + p[:2] for p in PROMPTS]  # equal lengths
-    ids, mask = _left_pad(prompts)
+    ids, mask = left_pad(prompts)
     full = m.generate(ids, attention_mask=mask, max_new_tokens=12, do_sample=False)
     first = m.generate(ids, attention_mask=mask, max_new_tokens=5, do_sample=False,
                        return_dict_in_generate=True)
@@ -133,7 +110,7 @@ def test_save_load_round_trip_and_auto_classes(tmp_path):
     for (n1, p1), (n2, p2) in zip(m.state_dict().items(), loaded.state_dict().items(),
                                   strict=True):
         assert n1 == n2 and torch.equal(p1, p2), n1
-    ids, mask = _left_pad(PROMPTS)
+    ids, mask = left_pad(PROMPTS)
     kw = {"attention_mask": mask, "max_new_tokens": 6, "do_sample": False}
     assert torch.equal(m.generate(ids, **kw), loaded.generate(ids, **kw))
     fresh = AutoModelForCausalLM.from_config(H.PRLSTMConfig(vocab_size=V, hidden_size=8))
@@ -172,7 +149,7 @@ def test_errors():
         m(torch.tensor([[0, 23]]))
     with pytest.raises(ValueError, match="input_ids must be integer ids"):
         m(torch.zeros(1, 3))
-    ids, mask = _left_pad(PROMPTS)
+    ids, mask = left_pad(PROMPTS)
     right = mask.flip(1)
     with pytest.raises(ValueError, match="right padding"):
         m(ids.flip(1), attention_mask=right)

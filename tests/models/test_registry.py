@@ -45,7 +45,9 @@ def test_defaults_are_the_benchmark_settings() -> None:
 
 def test_names_and_hparams_agree() -> None:
     assert names() == ["pr_lstm", "pr_rnn", "pr_gru", "rnn", "lstm", "stack_rnn", "tape_rnn",
-                       "transformer"]
+                       "transformer", "mingru", "minlstm", "linear_rnn", "deltanet", "mamba",
+                       "mlstm", "slstm"]
+    assert set(models.INFO) == set(HPARAMS)
     assert set(HPARAMS) == set(names())
     assert HPARAMS["pr_gru"]["refinements"] == 0
     assert HPARAMS["pr_lstm"] == {"hidden_size": 256, "refinements": 1, "schedule": "tree",

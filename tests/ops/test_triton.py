@@ -105,11 +105,20 @@ def test_bf16_autocast_matches_reference(R: int) -> None:
 # On CUDA every (R, levels, dtype) is a kernel compile of several seconds: few, long cases.
 CHUNK_LENGTHS = [1, 5, 9, 33] if not CUDA else [1, 5, 1000]
 CHUNKS = (2, 8, 64) if not CUDA else (16,)
+# Chunked vs per-round forward: fp32 rounding of reordered dot products, a few ulp per level
+# (seen: up to 6.3e-8 at T 9 under Triton 3.9's interpreter).
+CHUNK_TOL = 1e-6
 
 
 @pytest.mark.parametrize("R", [0, 1, 2] if not CUDA else [1, 2])
 def test_chunk_kernels_match_per_round_scan(R: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The chunk kernels run (counted) and give the per-round scan's numbers (bit-exact on CPU)."""
+    """The chunk kernels run (counted) and give the per-round scan's numbers up to fp32 rounding.
+
+    Bit equality is not a property Triton promises: the two forms run the same combines, but
+    ``tl.dot`` sums in an order that depends on the tile shape (on a GPU the MMA unit's, in
+    the interpreter numpy's BLAS, which differs between numpy builds). Exactness of the
+    combines themselves is pinned by :func:`test_chunk_kernels_are_exact_on_exact_arithmetic`.
+    """
     from prlstm.ops.triton import chunk as chunk_mod
     from prlstm.ops.triton.rounds import Weights
     from prlstm.ops.triton.tree import scan_fwd
@@ -130,14 +139,40 @@ def test_chunk_kernels_match_per_round_scan(R: int, monkeypatch: pytest.MonkeyPa
             calls.clear()
             got = scan_fwd(wts, h0, c0, chunk)
             assert calls == ([] if T == 1 else ["chunk_up", "chunk_down"]), (T, chunk)
-            for i, (a, b) in enumerate(zip(got[:2], want[:2], strict=True)):
-                if CUDA:
-                    torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
-                else:
-                    assert torch.equal(a, b), (T, chunk, i, (a - b).abs().max().item())
+            for a, b in zip(got[:2], want[:2], strict=True):
+                # The same combines in the same tree; only the summation order inside
+                # ``tl.dot`` may differ with the kernel's tile shape (unspecified in Triton;
+                # the interpreter hands it to numpy's BLAS), so fp32 rounding may differ.
+                torch.testing.assert_close(a, b, atol=CHUNK_TOL, rtol=CHUNK_TOL)
             n_roots = T - bin(T).count("1")  # the used part of the roots buffer
             for a, b in zip(got[2:], want[2:], strict=True):
                 torch.testing.assert_close(a[:, :n_roots], b[:, :n_roots], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("R", [0, 1, 2] if not CUDA else [1])
+def test_chunk_kernels_are_exact_on_exact_arithmetic(R: int) -> None:
+    """With the merge and refinement weight matrices zero (biases random), every ``tl.dot``
+    is exact whatever its order, so the chunked forward must equal the per-round one bit for
+    bit: the gates are the biases and the states follow ``c = f_l c_l + f_r c_r + i u`` with
+    ``f_l != f_r``, so any other pairing of states than the schedule's changes the numbers."""
+    from prlstm.ops.triton.rounds import Weights
+    from prlstm.ops.triton.tree import scan_fwd
+
+    cell = _cell(R)
+    lins = [cell.merge, *cell.refine]
+    g = torch.Generator(device=DEV).manual_seed(5)
+    wts = Weights.build([torch.zeros_like(m.weight) for m in lins],
+                        [torch.randn(m.bias.shape, generator=g, device=DEV) for m in lins])
+    for T in CHUNK_LENGTHS:
+        x, _ = _inputs(T)
+        h0, c0 = (t.detach().contiguous() for t in cell.leaf_state(x))
+        want = scan_fwd(wts, h0, c0, 0)
+        for chunk in CHUNKS:
+            got = scan_fwd(wts, h0, c0, chunk)
+            for i, (a, b) in enumerate(zip(got[:2], want[:2], strict=True)):
+                assert torch.equal(a, b), (T, chunk, i, (a - b).abs().max().item())
+            if T > 2:  # the zero-weight cell still depends on the order of the merges
+                assert not torch.equal(want[1][:, -1], c0[:, -1])
 
 
 @pytest.mark.parametrize("R", [0, 1] if not CUDA else [1])

@@ -10,6 +10,7 @@ from typing import Any
 
 from prlstm.analysis.pipeline import analyze
 from prlstm.experiments.io import atomic_write, atomic_write_file, ensure_writable_dir, write_json
+from prlstm.naming import file_in
 
 
 def _pm(stats: dict[str, float], scale: float = 100.0) -> str:
@@ -139,7 +140,7 @@ def write_plots(data: dict[str, Any], out: Path) -> list[Path]:
                 cka[c["comparison"]].append(c["bins"])
         for name, series, ylabel in (("probe", probe, "probe accuracy (held-out sequences)"),
                                      ("cka", cka, "linear CKA")):
-            path = out / f"{name}_{task}.png"
+            path = file_in(out, f"{name}_", task, ".png")  # task names come from files
             _plot(task, series, ylabel, path, info["probe_fit_end"])
             written.append(path)
     return written

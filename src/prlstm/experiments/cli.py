@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,12 @@ from prlstm.experiments.cli_args import (
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.distributed import is_writer
 from prlstm.experiments.evaluate import evaluate_run
-from prlstm.experiments.presets import get_preset, grid, make_config, preset_names
+from prlstm.experiments.presets import Preset, get_preset, grid, make_config, preset_names
 from prlstm.experiments.report import write_report
 from prlstm.experiments.seeding import resolve_device
 from prlstm.experiments.sweep import Engine, LocalEngine, run_sweep
 from prlstm.experiments.train import train
+from prlstm.experiments.tuned import label_cells, run_tuned_sweep
 
 INTERRUPTED = 130
 
@@ -88,9 +90,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _sweep_configs(args: argparse.Namespace) -> list[RunConfig]:
     preset = get_preset(args.preset) if args.preset else None
     points = grid(preset, expand_tasks(args.tasks) if args.tasks else None,
-                  split_list(args.models) if args.models else None,
-                  split_list(args.seeds, int) if args.seeds else None,
-                  split_list(args.lrs, float) if args.lrs else None)
+                  split_list(args.models, flag="--models") if args.models else None,
+                  split_list(args.seeds, int, "--seeds") if args.seeds else None,
+                  split_list(args.lrs, float, "--lrs") if args.lrs else None)
     return [make_config(p.task, p.model, args.preset, hparams={**p.hparams, **hparams(args)},
                         task_options=dict(args.task_option), **run_fields(args), seed=p.seed,
                         lr=p.lr)
@@ -130,12 +132,46 @@ def _engine(args: argparse.Namespace, configs: list[RunConfig]) -> tuple[Engine,
                     + (f", storage {args.storage}" if args.storage else ""))
 
 
+def _tuned(args: argparse.Namespace) -> Preset | None:
+    """The preset when this sweep chooses its lrs on validation (a preset with ``tune_lrs``
+    and no ``--lrs`` on the command line)."""
+    preset = get_preset(args.preset) if args.preset else None
+    return preset if preset is not None and preset.tune_lrs and not args.lrs else None
+
+
+def _run_tuned(args: argparse.Namespace, preset: Preset, out: Path, engine: Engine,
+               show: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+    """Tune each cell's lr on validation, then train the reporting seeds at it."""
+    points = grid(preset, expand_tasks(args.tasks) if args.tasks else None,
+                  split_list(args.models, flag="--models") if args.models else None, [0],
+                  [preset.tune_lrs[0]])
+    cells = label_cells([(p.task, p.model, {**p.hparams, **hparams(args)}) for p in points])
+
+    def make(task: str, model: str, hp: dict[str, Any], seed: int, lr: float) -> RunConfig:
+        return make_config(task, model, args.preset, hparams=hp,
+                           task_options=dict(args.task_option), **run_fields(args), seed=seed,
+                           lr=lr)
+
+    seeds = split_list(args.seeds, int, "--seeds") if args.seeds else list(preset.seeds)
+    summaries, chosen = run_tuned_sweep(
+        cells, make, out, tune_lrs=list(preset.tune_lrs), tune_seeds=list(preset.tune_seeds),
+        seeds=seeds, engine=engine, progress=bool(_progress(args)), on_result=show)
+    for (task, label), lr in chosen.items():
+        note = f"lr {lr:g}" if lr is not None else "not chosen (a tuning run failed)"
+        print(f"  tuned   {task}/{label}: {note}", file=sys.stderr)
+    return summaries
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run every task × model × seed × lr, skipping finished runs."""
+    tuned = _tuned(args)
     configs = _sweep_configs(args)
     out = Path(args.out or Path("runs") / (args.preset or "custom"))
     engine, where = _engine(args, configs)
-    print(f"sweep: {len(configs)} runs on {where}, results in {out}", file=sys.stderr)
+    what = (f"{len(configs)} runs" if tuned is None else
+            f"lr tuning over {list(tuned.tune_lrs)} (seeds {list(tuned.tune_seeds)}), then "
+            f"{len(configs) // len(tuned.lrs)} runs at the chosen lrs")
+    print(f"sweep: {what} on {where}, results in {out}", file=sys.stderr)
 
     def show(summary: dict[str, Any]) -> None:
         name = f"{summary['task']}/{summary['model']} seed {summary['seed']} lr {summary['lr']:g}"
@@ -150,8 +186,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                   f"{note}){host}", file=sys.stderr)
 
     try:
-        summaries = run_sweep(configs, out, engine=engine, progress=_progress(args),
-                              on_result=show)
+        if tuned is not None:
+            summaries = _run_tuned(args, tuned, out, engine, show)
+        else:
+            summaries = run_sweep(configs, out, engine=engine, progress=_progress(args),
+                                  on_result=show)
     except KeyboardInterrupt:
         print("sweep interrupted; run the same command again to resume", file=sys.stderr)
         return INTERRUPTED
@@ -168,7 +207,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         table, written = write_report(args.results_dir, args.report_out,
                                       plots=not args.no_plots,
                                       published=getattr(args, "published", False),
-                                      preset=getattr(args, "report_preset", None))
+                                      preset=getattr(args, "report_preset", None),
+                                      reference=getattr(args, "reference", None))
     except ImportError as err:
         print(f"prlstm report: error: {err} (or pass --no-plots)", file=sys.stderr)
         return 2
@@ -256,6 +296,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--preset", dest="report_preset", choices=preset_names(),
                    help="show every cell of this preset's grid ('not run yet' where no run "
                         "finished) and a finished/planned progress table")
+    p.add_argument("--reference", help="variant the fair-comparison pairs test against "
+                   "(default: the first pr_lstm variant)")
     p.set_defaults(func=cmd_report)
 
     p = subparsers.add_parser("reproduce", help="re-train a saved run and compare its numbers",

@@ -90,9 +90,13 @@ def hparams(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def expand_tasks(names: list[str]) -> list[str]:
-    """Task names, where ``all``/``regular``/``dcf``/``cs`` expand to their tasks."""
+    """Task names, where ``all``/``regular``/``dcf``/``cs`` expand to their tasks.
+
+    Raises:
+        ValueError: nothing is left after splitting at commas (e.g. ``--tasks ,``).
+    """
     expanded: list[str] = []
-    for item in (part for name in names for part in name.split(",") if part):
+    for item in split_list(names, flag="--tasks"):
         if item in GROUPS:
             level = GROUPS[item]
             expanded += [t for t in tasks.names() if level is None or tasks.get(t).level == level]
@@ -101,12 +105,24 @@ def expand_tasks(names: list[str]) -> list[str]:
     return list(dict.fromkeys(expanded))
 
 
-def split_list(values: list[str], kind: type = str) -> list[Any]:
-    """Flatten ``["a,b", "c"]`` into ``[kind(a), kind(b), kind(c)]``."""
-    try:
-        return [kind(part) for value in values for part in value.split(",") if part]
-    except ValueError as err:
-        raise ValueError(f"bad list value in {values}: {err}") from err
+def split_list(values: list[str], kind: type = str, flag: str = "list") -> list[Any]:
+    """Flatten ``["a,b", "c"]`` into ``[kind(a), kind(b), kind(c)]``.
+
+    Raises:
+        ValueError: a part does not convert with ``kind``, or no part is left (``","``);
+            the message starts with ``flag`` (e.g. ``"--seeds"``).
+    """
+    parts = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    if not parts:
+        raise ValueError(f"{flag}: expected at least one value, got {' '.join(values)!r}")
+    converted = []
+    for part in parts:
+        try:
+            converted.append(kind(part))
+        except ValueError:
+            raise ValueError(f"{flag}: expected comma-separated {kind.__name__} values, got "
+                             f"{part!r} in {' '.join(values)!r}") from None
+    return converted
 
 
 def add_engine_flags(parser: argparse.ArgumentParser) -> None:

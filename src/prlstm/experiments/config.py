@@ -13,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from prlstm.naming import IMPORT_PATH_RE, NAME_RE
 
 # Fields that only change how a run is carried out (where it runs, how often it logs,
 # checkpoints or validates, which preset produced it), not what it computes: they are left out
@@ -29,6 +32,14 @@ OPERATIONAL_FIELDS = ("log_every", "ckpt_every", "device", "preset", "val_every"
 LATER_FIELDS = ("lr_decay_fraction",)
 # Model options of the PR ablations, named in the run id when a config sets them explicitly.
 VARIANT_HPARAMS = ("merge", "refinements", "schedule")
+# Upper bounds of the sizes, checked before anything is allocated (a typo such as
+# ``--batch-size 1000000000000`` is refused with one line instead of failing in the allocator).
+MAX_SIZES = {"steps": 10**9, "batch_size": 10**6, "train_length": 10**6, "eval_length": 10**6,
+             "eval_per_length": 10**6, "eval_batch_size": 10**6, "val_per_length": 10**6}
+MAX_WIDTH = 65_536  # largest hidden_size / embedding_dim given in hparams
+WIDTH_HPARAMS = ("hidden_size", "embedding_dim")
+#: The device strings a run accepts.
+DEVICE_RE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -108,9 +119,11 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        if not self.lr > 0 or not self.max_grad_norm > 0:
-            raise ValueError(f"lr and max_grad_norm must be positive, got {self.lr}, "
-                             f"{self.max_grad_norm}")
+        for name in ("lr", "max_grad_norm"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        self._check_limits()
         if self.eval_per_length % self.eval_batch_size:
             raise ValueError(f"eval_per_length ({self.eval_per_length}) must be a multiple of "
                              f"eval_batch_size ({self.eval_batch_size})")
@@ -126,9 +139,35 @@ class RunConfig:
                              f"{self.val_lengths!r}")
         if not isinstance(self.task_options, dict) or not isinstance(self.hparams, dict):
             raise ValueError("task_options and hparams must be dicts")
-        for name in ("task", "model"):
-            if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(getattr(self, name))):
-                raise ValueError(f"{name} name {getattr(self, name)!r} is not a valid identifier")
+        if not isinstance(self.task, str) or not NAME_RE.fullmatch(self.task):
+            raise ValueError(f"task name {self.task!r} is not a valid identifier")
+        if not isinstance(self.model, str) or not (NAME_RE.fullmatch(self.model)
+                                                   or IMPORT_PATH_RE.fullmatch(self.model)):
+            raise ValueError(f"model name {self.model!r} is not a valid identifier or import "
+                             f"path 'package.module:factory'")
+
+    def _check_limits(self) -> None:
+        """Finite lr, sizes within :data:`MAX_SIZES`, M >= N, a known device kind (run after
+        the type checks of ``__post_init__``)."""
+        if not math.isfinite(self.lr):
+            raise ValueError(f"lr must be a finite positive number, got {self.lr!r}")
+        for name, limit in MAX_SIZES.items():
+            if getattr(self, name) > limit:
+                raise ValueError(f"{name} must be at most {limit:,}, got {getattr(self, name):,}")
+        too_long = [n for n in self.val_lengths if n > MAX_SIZES["eval_length"]]
+        if too_long:
+            raise ValueError(f"val_lengths must be at most {MAX_SIZES['eval_length']:,}, got "
+                             f"{too_long[0]:,}")
+        for name in WIDTH_HPARAMS:
+            value = self.hparams.get(name) if isinstance(self.hparams, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool) and value > MAX_WIDTH:
+                raise ValueError(f"hparams {name} must be at most {MAX_WIDTH:,}, got {value:,}")
+        if self.eval_length < self.train_length:
+            raise ValueError(f"eval_length (M = {self.eval_length}) must be at least "
+                             f"train_length (N = {self.train_length}): the score is the "
+                             "accuracy beyond the training lengths")
+        if not isinstance(self.device, str) or not DEVICE_RE.fullmatch(self.device):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of all fields."""
@@ -207,7 +246,8 @@ class RunConfig:
         """
         digest = hashlib.sha256(_canonical(self.identity()).encode("utf-8")).hexdigest()[:8]
         tag = "".join(f"{k}={self.hparams[k]}-" for k in VARIANT_HPARAMS if k in self.hparams)
-        return f"{self.task}/{self.model}/{tag}s{self.seed}-lr{self.lr:g}-{digest}"
+        model = self.model.replace(":", "+")  # an import path: one directory name
+        return f"{self.task}/{model}/{tag}s{self.seed}-lr{self.lr:g}-{digest}"
 
 
 def _canonical(value: Any) -> str:

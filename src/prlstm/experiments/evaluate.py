@@ -24,6 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 import prlstm
+from prlstm.experiments import cpu_env
 from prlstm.experiments.checkpoint import CheckpointError, load_checkpoint, read_manifest
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.factory import build_model, build_task, model_config, parameter_count
@@ -207,6 +208,8 @@ def evaluate_run(run_dir: str | Path, *, device: str | None = None,
         "torch_version": torch.__version__,
         # bit-exact re-training needs the same torch build and CPU kernels (ISA level)
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        # and the same oneMKL/oneDNN settings: what this process ran (docs/reproducibility.md)
+        "cpu_env": cpu_env.settings(),
         "train_threads": ckpt.extra.get("threads"),
         "python_version": platform.python_version(),
         "prlstm_version": prlstm.__version__,

@@ -27,9 +27,6 @@ def build_model(config: RunConfig, task: tasks.Task,
     The global torch RNG is re-seeded afterwards from another derived seed; it then drives
     dropout during training (and is saved in checkpoints).
     """
-    if config.model not in models.names():
-        raise ValueError(f"unknown model {config.model!r}; valid names: "
-                         f"{', '.join(models.names())}")
     torch.manual_seed(derive_seed("init", config.seed))
     try:
         model = models.build(config.model, task.input_size, task.output_size, **config.hparams)

@@ -1,4 +1,5 @@
-"""One sweep per results directory: an advisory lock on ``OUT/.sweep.lock``.
+"""One writer per directory: an advisory lock on ``OUT/.sweep.lock`` (a sweep's results
+directory) or ``RUN_DIR/.train.lock`` (one training run, :data:`TRAIN_LOCK`).
 
 Two sweeps writing the same run directories at once would train the same run twice and
 interleave their checkpoints and logs. :func:`lock_dir` takes an exclusive, non-blocking
@@ -25,6 +26,8 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = ".sweep.lock"
+#: The lock of one run directory, held by ``prlstm train`` and ``prlstm lm train``.
+TRAIN_LOCK = ".train.lock"
 
 
 class DirectoryLocked(FileExistsError):
@@ -39,26 +42,30 @@ def _holder(path: Path) -> str:
     return text or "unknown process"
 
 
-def _refuse(root: Path, path: Path) -> DirectoryLocked:
-    return DirectoryLocked(f"{root} is in use by another sweep ({_holder(path)}); wait for it "
-                           f"to finish or choose another --out (lock file {path})")
+def _refuse(root: Path, path: Path, what: str, instead: str) -> DirectoryLocked:
+    return DirectoryLocked(f"{root} is in use by another {what} ({_holder(path)}); wait for it "
+                           f"to finish or {instead} (lock file {path})")
 
 
 @contextlib.contextmanager
-def lock_dir(root: str | os.PathLike[str]) -> Iterator[Path]:
-    """Hold the exclusive lock of results directory ``root`` for the ``with`` block.
+def lock_dir(root: str | os.PathLike[str], *, name: str = LOCK_FILE, what: str = "sweep",
+             instead: str = "choose another --out") -> Iterator[Path]:
+    """Hold the exclusive lock ``root/name`` for the ``with`` block.
+
+    ``what`` names the kind of holder and ``instead`` the way out, both in the refusal (e.g.
+    ``what="training run", instead="use another run directory"``).
 
     Raises:
         DirectoryLocked: another process (or another ``lock_dir`` in this one) holds it.
     """
     root = Path(root)
-    path = root / LOCK_FILE
+    path = root / name
     me = f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}"
     if fcntl is None:  # pragma: no cover - not POSIX
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            raise _refuse(root, path) from None
+            raise _refuse(root, path, what, instead) from None
         try:
             os.write(fd, me.encode("utf-8"))
             os.close(fd)
@@ -71,9 +78,20 @@ def lock_dir(root: str | os.PathLike[str]) -> Iterator[Path]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise _refuse(root, path) from None
+            raise _refuse(root, path, what, instead) from None
         os.ftruncate(fd, 0)
         os.write(fd, me.encode("utf-8"))
         yield path
     finally:
         os.close(fd)  # releases the flock
+
+
+def lock_run_dir(run_dir: str | os.PathLike[str]) -> contextlib.AbstractContextManager[Path]:
+    """The lock of one training run directory (:data:`TRAIN_LOCK`), held while ``prlstm
+    train`` or ``prlstm lm train`` writes it; a second trainer on the directory is refused.
+
+    Raises:
+        DirectoryLocked: another trainer holds it.
+    """
+    return lock_dir(run_dir, name=TRAIN_LOCK, what="training run",
+                    instead="use another run directory")

@@ -23,6 +23,7 @@ from prlstm.experiments.evaluate import SOLVED_THRESHOLD
 from prlstm.experiments.io import atomic_write_file
 from prlstm.experiments.results import Results, ordered_models, ordered_tasks, summarise
 from prlstm.experiments.trainlog import read_log
+from prlstm.naming import file_in
 
 RunsByModel = dict[str, list[dict[str, Any]]]
 MAX_LEGEND = 8  # runs per panel with a legend entry each
@@ -63,12 +64,14 @@ def accuracy_plot(task: str, runs_by_model: RunsByModel, path: Path) -> None:
     n_models = len(runs_by_model)
     fig, axes = plt.subplots(n_models, 1, figsize=(10.5, 0.6 + 2.3 * n_models), sharex=True,
                              sharey=True, squeeze=False)
-    train_length = max(int(r["train_length"]) for runs in runs_by_model.values() for r in runs)
+    train_length = max(int(r.get("train_length") or 0) for runs in runs_by_model.values()
+                       for r in runs)
     for ax, (model, runs) in zip(axes[:, 0], runs_by_model.items(), strict=True):
         ax.axvspan(0.5, train_length + 0.5, color="0.88")
         ordered = sorted(runs, key=lambda r: (str(r.get("lr")), float(r.get("seed") or 0)))
         for j, r in enumerate(ordered):
-            ax.plot(r["lengths"], [100 * a for a in r["accuracy"]], lw=0.8, alpha=0.8,
+            lengths = r.get("lengths") or list(range(1, len(r["accuracy"]) + 1))
+            ax.plot(lengths, [100 * a for a in r["accuracy"]], lw=0.8, alpha=0.8,
                     color=_colour(j), label=_run_label(r) if len(runs) <= MAX_LEGEND else None)
         scores = [100 * r["score"] for r in runs]
         summary = f"n={len(runs)}, best {max(scores):.1f}"
@@ -196,10 +199,10 @@ def write_plots(groups: Results, out_dir: Path) -> list[Path]:
     written = [scores_path]
     for task in ordered_tasks(groups):
         runs = {m: groups[(task, m)] for m in ordered_models(groups) if (task, m) in groups}
-        accuracy_path = out_dir / f"accuracy_{task}.png"
+        accuracy_path = file_in(out_dir, "accuracy_", task, ".png")  # task names read from files
         accuracy_plot(task, runs, accuracy_path)
         written.append(accuracy_path)
-        training_path = out_dir / f"training_{task}.png"
+        training_path = file_in(out_dir, "training_", task, ".png")
         if training_plot(task, runs, training_path):
             written.append(training_path)
     return written

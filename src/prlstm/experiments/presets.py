@@ -102,6 +102,8 @@ class Preset:
         run: RunConfig field values.
         hparams: model hyper-parameters, each applied only to models that accept the key.
         per_model: RunConfig fields (and an ``hparams`` dict) for specific models.
+        per_task: RunConfig fields for specific tasks (applied after ``per_model``: a task's
+            step budget is then the same for every model).
         tasks, models, seeds, lrs: the default sweep grid of ``prlstm sweep`` / ``run``.
         model_seeds, model_lrs: per-model seeds / learning rates of that grid (models not
             named use ``seeds`` / ``lrs``); ``--seeds`` / ``--lrs`` on the CLI override all.
@@ -109,12 +111,16 @@ class Preset:
             used where ``model_seeds`` names no seeds for the model.
         variants: ``(model, hparams)`` pairs that replace ``models`` in the grid (an ablation
             table: one model under several hyper-parameters, each its own report column).
+        tune_lrs, tune_seeds: when set, ``prlstm sweep`` chooses each cell's lr from
+            ``tune_lrs`` on validation with ``tune_seeds`` first, then trains ``seeds`` at
+            that lr (:mod:`prlstm.experiments.tuned`); ``--lrs`` turns tuning off.
     """
 
     name: str
     run: dict[str, Any]
     hparams: dict[str, Any] = field(default_factory=dict)
     per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_task: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: tuple[str, ...] = REGULAR_TASKS
     models: tuple[str, ...] = MAIN_MODELS
     seeds: tuple[int, ...] = (0,)
@@ -123,6 +129,8 @@ class Preset:
     model_lrs: dict[str, tuple[float, ...]] = field(default_factory=dict)
     level_seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
     variants: tuple[tuple[str, dict[str, Any]], ...] = ()
+    tune_lrs: tuple[float, ...] = ()
+    tune_seeds: tuple[int, ...] = ()
 
     def seeds_for(self, model: str, level: str | None = None) -> tuple[int, ...]:
         """The grid's seeds for ``model`` (on a task of ``level``)."""
@@ -136,6 +144,24 @@ class Preset:
 
 
 _SMALL_TRANSFORMER = {"embedding_dim": 16, "num_layers": 1, "num_heads": 2, "ff_size": 32}
+
+FAIR_TASKS = ("parity_check", "cycle_navigation", "modular_arithmetic", "bucket_sort",
+              "missing_duplicate_string")
+#: Widths matched on parameter counts at V = 2, C = 2 (``prlstm models --match``; within 2 %
+#: on every task of the grid): H = 128 PR-LSTM has 232,322 parameters, the H = 128 LSTM 67,842.
+FAIR_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("pr_lstm", {"hidden_size": 128}),
+    ("pr_lstm", {"hidden_size": 69}),  # the LSTM's count
+    ("lstm", {"hidden_size": 128}),
+    ("lstm", {"hidden_size": 239}),  # PR-LSTM's count, as every variant below
+    ("rnn", {"hidden_size": 128}),
+    ("rnn", {"hidden_size": 479}),
+    ("mingru", {"hidden_size": 195}),
+    ("linear_rnn", {"hidden_size": 169, "eigenvalues": "negative"}),
+    ("deltanet", {"hidden_size": 168, "eigenvalues": "negative"}),
+    ("mamba", {"hidden_size": 127}),
+    ("mlstm", {"hidden_size": 128}),
+)
 
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
@@ -185,6 +211,18 @@ PRESETS: dict[str, Preset] = {
                   ("pr_lstm", {"refinements": 2}), ("pr_rnn", {"refinements": 0}),
                   ("pr_rnn", {"refinements": 1}), ("pr_rnn", {"refinements": 2}),
                   ("pr_lstm", {"hidden_size": 69, "refinements": 1})),
+    ),
+    "cpu-fair": Preset(
+        name="cpu-fair",
+        run={"steps": 2000, "lr_decay_fraction": 0.1, "eval_per_length": 16,
+             "eval_batch_size": 16, "log_every": 50, "ckpt_every": 500, "val_every": 100},
+        hparams={"hidden_size": 128},
+        per_task={"bucket_sort": {"steps": 1000}},
+        tasks=FAIR_TASKS,
+        variants=FAIR_VARIANTS,
+        seeds=tuple(range(8)),
+        tune_lrs=(3e-4, 1e-3, 3e-3),
+        tune_seeds=(100,),
     ),
     "gpu": Preset(
         name="gpu",
@@ -251,8 +289,12 @@ def get_preset(name: str) -> Preset:
 
 
 def accepted_hparams(model: str, candidates: dict[str, Any]) -> dict[str, Any]:
-    """The subset of ``candidates`` whose keys ``model`` accepts (per ``models.HPARAMS``)."""
-    known = models.HPARAMS.get(model, {})
+    """The subset of ``candidates`` whose keys ``model`` accepts (its default hparams; an
+    unknown model accepts none, and fails later with its own error)."""
+    try:
+        known = models.default_hparams(model)
+    except (ValueError, TypeError):
+        known = {}
     return {k: v for k, v in candidates.items() if k in known}
 
 
@@ -273,6 +315,7 @@ def make_config(task: str, model: str, preset: str | None = None, *,
         values["hparams"] = {**accepted_hparams(model, chosen.hparams),
                              **specific.pop("hparams", {})}
         values.update(specific)
+        values.update(chosen.per_task.get(task, {}))
     values["hparams"] = {**values["hparams"], **(hparams or {})}
     values["task_options"] = dict(task_options or {})
     known = {f.name for f in dataclasses.fields(RunConfig)}

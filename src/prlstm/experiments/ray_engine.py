@@ -24,11 +24,13 @@ from typing import Any
 
 import torch
 
+from prlstm import models
+from prlstm.experiments import cpu_env
 from prlstm.experiments.checkpoint import MANIFEST, has_checkpoint
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.evaluate import RESULT_FILE
 from prlstm.experiments.io import atomic_write, ensure_writable_dir
-from prlstm.experiments.sweep import Job, Summary, run_one, run_summary
+from prlstm.experiments.sweep import Job, Summary, restore_registrations, run_one, run_summary
 
 RunFiles = dict[str, bytes]  # file name in a run directory -> contents
 
@@ -71,14 +73,18 @@ def unpack_run(run_dir: Path, files: RunFiles) -> None:
 
 
 def run_task(config_data: dict[str, Any], storage: str | None, seed_files: RunFiles | None,
-             threads: int, return_files: bool) -> tuple[Summary, RunFiles]:
+             threads: int, return_files: bool,
+             plugins: dict[str, Any] | None = None) -> tuple[Summary, RunFiles]:
     """Body of one Ray task: :func:`run_one` in ``storage`` (or a temporary directory).
 
     ``seed_files`` (the driver's partial run, if any) start the run when the working directory
     has neither a checkpoint nor a result. Returns the summary (with the node's ``host``) and,
-    if ``return_files``, the run directory's files.
+    if ``return_files``, the run directory's files. ``plugins`` are the driver's
+    ``models.register`` entries (Ray pickles them with cloudpickle).
     """
+    cpu_env.pin()  # a no-op under the driver's runtime_env; pins where the driver set nothing
     torch.set_num_threads(threads)
+    restore_registrations(plugins or {})
     config = RunConfig.from_dict(config_data)
     scratch = None if storage else tempfile.mkdtemp(prefix="prlstm-run-")
     base = Path(storage or scratch or ".")
@@ -195,15 +201,20 @@ class RayEngine:
         return_files = self.storage is None or self.storage != Path(out_dir).resolve()
         if self.storage is not None:
             ensure_writable_dir(self.storage)
+        # The driver's CPU settings (cpu_env: pinned, the user's, or off) as runtime_env
+        # variables: Ray starts the tasks' workers with them, before they import torch, on
+        # every node, whatever the environment of the `ray start` that made the node.
         task = ray.remote(run_task).options(
             num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
-            max_retries=self.max_retries, retry_exceptions=False)
+            max_retries=self.max_retries, retry_exceptions=False,
+            runtime_env={"env_vars": cpu_env.worker_env()})
         threads = max(1, int(self.cpus_per_run))
         refs: dict[Any, Job] = {}
         for index, config in jobs:
             local = Path(out_dir) / config.run_id()
             seed = pack_run(local) if return_files and has_checkpoint(local) else None
-            ref = task.remote(config.to_dict(), storage, seed, threads, return_files)
+            ref = task.remote(config.to_dict(), storage, seed, threads, return_files,
+                              models.registered())
             refs[ref] = (index, config)
         try:
             while refs:

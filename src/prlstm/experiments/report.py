@@ -292,17 +292,25 @@ def runs_table(results: list[dict[str, Any]]) -> str:
 
 def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *,
                  plots: bool = True, published: bool = False,
-                 preset: str | None = None) -> tuple[str, list[Path]]:
+                 preset: str | None = None, reference: str | None = None
+                 ) -> tuple[str, list[Path]]:
     """Write ``report.md`` and the PNG plots for ``results_dir`` into ``out_dir``.
 
-    ``out_dir`` defaults to ``results_dir/report``. Returns the summary tables' text (without
-    the per-run table, which only ``report.md`` holds) and the files written.
+    ``out_dir`` defaults to ``results_dir/report``. When a cell has two runs or more, the
+    fair-comparison section (pairs against ``reference``) is added and its numbers are saved
+    as ``comparison.json`` (:mod:`prlstm.experiments.comparison`). Returns the summary tables'
+    text (without the per-run table and that section, which only ``report.md`` holds) and the
+    files written (not ``comparison.json``).
     """
     results = load_results(results_dir)
     target = ensure_writable_dir(Path(out_dir) if out_dir else Path(results_dir) / "report")
     table = markdown_table(results, with_published=published, preset=preset)
     text = "# Results\n\n" + table
     if results:
+        from prlstm.experiments.comparison import write_comparison  # imports this module
+
+        section, _ = write_comparison(results, results_dir, target, reference)
+        text += f"\n{section}" if section else ""
         text += ("\n<details><summary>Every run</summary>\n\n" + runs_table(results)
                  + "\n</details>\n")
     if plots and results:

@@ -6,12 +6,13 @@ import math
 import statistics
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prlstm import models, tasks
+from prlstm.experiments.config import MAX_WIDTH, WIDTH_HPARAMS
 from prlstm.experiments.evaluate import (
     FIT_THRESHOLD,
     RESULT_FILE,
@@ -19,8 +20,10 @@ from prlstm.experiments.evaluate import (
     in_range_accuracy,
 )
 from prlstm.experiments.io import intact, read_json
+from prlstm.naming import IMPORT_PATH_RE, NAME_RE
 
 Results = dict[tuple[str, str], list[dict[str, Any]]]
+REQUIRED_FIELDS = ("task", "model", "score", "accuracy", "train_length", "steps")
 
 
 def _with_in_range(result: dict[str, Any]) -> dict[str, Any]:
@@ -34,14 +37,127 @@ def _with_in_range(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "in_range_accuracy": value, "fitted": bool(value >= FIT_THRESHOLD)}
 
 
+def _real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _fraction(value: Any) -> bool:
+    """An accuracy: NaN (nothing scored) or a number in [0, 1]."""
+    return _real(value) and (math.isnan(value) or 0.0 <= value <= 1.0 + 1e-9)
+
+
+def _fractions(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(_fraction(v) for v in value)
+
+
+def _extra_lengths(value: Any) -> bool:
+    accuracy = value.get("accuracy", {}) if isinstance(value, dict) else None
+    return isinstance(accuracy, dict) and all(
+        k.isdigit() and _fraction(v) for k, v in accuracy.items()) and (
+        value.get("per_length") is None or _whole(value.get("per_length"), 1))
+
+
+def _widths(value: Any) -> bool:
+    """A dict of model options whose widths are sane (the report may build the model to
+    count its parameters)."""
+    return isinstance(value, dict) and all(
+        value.get(k) is None or (_whole(value.get(k), 1) and value.get(k) <= MAX_WIDTH)
+        for k in WIDTH_HPARAMS)
+
+
+def _config(value: Any) -> bool:
+    """The parts of a saved RunConfig the report reads."""
+    if not isinstance(value, dict):
+        return False
+    decay, steps, per_length = (value.get(k) for k in ("lr_decay_fraction", "steps",
+                                                        "eval_per_length"))
+    return (_widths(value.get("hparams", {})) and isinstance(value.get("task_options", {}), dict)
+            and (decay is None or (_real(decay) and 0.0 <= decay <= 1.0))
+            and (steps is None or _whole(steps, 0))
+            and (per_length is None or _whole(per_length, 1)))
+
+
+def _validation(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("lengths", []), list)
+
+
+# field -> (check, what was expected); REQUIRED_FIELDS must be present, the others may be
+# absent, and those marked optional below may also be null.
+_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "task": (lambda v: isinstance(v, str) and bool(NAME_RE.fullmatch(v)),
+             "a task name (letters, digits, _ - and inner dots)"),
+    "model": (lambda v: isinstance(v, str) and bool(NAME_RE.fullmatch(v)
+                                                    or IMPORT_PATH_RE.fullmatch(v)),
+              "a model name or an import path package.module:factory"),
+    "score": (_fraction, "a number in [0, 1] (or NaN)"),
+    "accuracy": (_fractions, "a non-empty list of numbers in [0, 1]"),
+    "lengths": (lambda v: isinstance(v, list) and all(_whole(n, 1) for n in v),
+                "a list of positive integers"),
+    "train_length": (lambda v: _whole(v, 1), "a positive integer"),
+    "seed": (lambda v: _whole(v, 0), "a non-negative integer"),
+    "lr": (lambda v: _real(v) and math.isfinite(v), "a finite number"),
+    "steps": (lambda v: _whole(v, 0), "a non-negative integer"),
+    "level": (lambda v: isinstance(v, str), "a string"),
+    "run_id": (lambda v: isinstance(v, str), "a string"),
+    "in_range_accuracy": (_fraction, "a number in [0, 1]"),
+    "fitted": (lambda v: isinstance(v, bool), "true or false"),
+    "solved": (lambda v: isinstance(v, bool), "true or false"),
+    "steps_to_generalise": (lambda v: _whole(v, 0), "a non-negative integer"),
+    "parameters": (lambda v: _whole(v, 0), "a non-negative integer"),
+    "train_seconds": (_real, "a number"),
+    "eval_seconds": (_real, "a number"),
+    "model_config": (_widths, f"a JSON object (widths at most {MAX_WIDTH})"),
+    "config": (_config, "a run config (hparams and task_options objects, lr_decay_fraction "
+               "in [0, 1], integer steps and eval_per_length)"),
+    "validation": (_validation, "a JSON object with a list of lengths"),
+    "extra_lengths": (_extra_lengths, "{accuracy: {length: number in [0, 1]}, per_length}"),
+}
+_NULLABLE = {"lr", "in_range_accuracy", "fitted", "solved", "steps_to_generalise", "run_id",
+             "parameters", "train_seconds", "eval_seconds", "validation", "extra_lengths"}
+
+
+def result_problem(result: Any) -> str | None:
+    """Why ``result`` (a parsed ``result.json``) cannot be reported, in a few words naming the
+    field, its value and what was expected; None for a usable result."""
+    if not isinstance(result, dict):
+        return f"holds {type(result).__name__}, expected a JSON object"
+    missing = [k for k in REQUIRED_FIELDS if k not in result]
+    if missing:
+        return f"field {missing[0]!r} is missing"
+    for key, (check, expected) in _FIELDS.items():
+        if key not in result or (result[key] is None and key in _NULLABLE):
+            continue
+        if not check(result[key]):
+            return f"field {key!r} is {result[key]!r:.80}, expected {expected}"
+    lengths = result.get("lengths")
+    if lengths is not None and len(lengths) != len(result["accuracy"]):
+        return (f"field 'lengths' has {len(lengths)} entries, expected one per accuracy "
+                f"({len(result['accuracy'])})")
+    return None
+
+
+TUNING_DIR = "tuning"
+
+
 def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
     """Every readable ``result.json`` under ``results_dir`` (each gets a ``run_dir`` key;
-    older files get ``in_range_accuracy`` from their saved accuracies)."""
+    older files get ``in_range_accuracy`` from their saved accuracies). Runs below a folder
+    named ``tuning`` are a tuned sweep's learning-rate tuning runs and are left out.
+
+    A file that is not valid JSON, does not match its digest, or whose fields are missing or
+    of the wrong type (see :func:`result_problem`; task and model names must be names, since
+    they become file names) is skipped with a one-line warning naming the file and field."""
     root = Path(results_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"results directory {root} does not exist")
     found = []
     for path in sorted(root.rglob(RESULT_FILE)):
+        if TUNING_DIR in path.relative_to(root).parts[:-1]:
+            continue
         try:
             result = read_json(path)
         except (ValueError, OSError) as err:
@@ -51,8 +167,11 @@ def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
             print(f"warning: skipping {path}: corrupt (its content does not match its digest)",
                   file=sys.stderr)
             continue
-        if isinstance(result, dict) and {"task", "model", "score", "accuracy"} <= set(result):
-            found.append({**_with_in_range(result), "run_dir": str(path.parent)})
+        problem = result_problem(result)
+        if problem is not None:
+            print(f"warning: skipping {path}: {problem}", file=sys.stderr)
+            continue
+        found.append({**_with_in_range(result), "run_dir": str(path.parent)})
     return found
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 
 import torch
 
@@ -26,13 +27,19 @@ def curriculum_length(seed: int, step: int, max_length: int) -> int:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` picks CUDA when available, else CPU; any other string is passed to torch."""
+    """``"auto"`` picks CUDA when available, else CPU; ``"cpu"``, ``"cuda"`` and ``"cuda:N"``
+    are passed to torch; anything else (``"meta"``, ``"mps"``, ...) is refused."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:[0-9]+)?", device):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}")
     try:
         resolved = torch.device(device)
     except RuntimeError as err:
         raise ValueError(f"unknown device {device!r}: {err}") from err
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} "
+                         "CUDA device(s) are visible")
     return resolved

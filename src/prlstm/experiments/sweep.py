@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -24,6 +25,8 @@ from typing import Any, Protocol
 import torch
 from tqdm import tqdm
 
+from prlstm import models
+from prlstm.experiments import cpu_env
 from prlstm.experiments.checkpoint import has_checkpoint, read_manifest
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.evaluate import RESULT_FILE, evaluate_run
@@ -117,8 +120,33 @@ class Engine(Protocol):
     def run(self, jobs: list[Job], out_dir: Path) -> Iterator[tuple[int, Summary]]: ...
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, plugins: dict[str, Any] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+    # Spawned workers inherit the driver's environment, pinned CPU settings included
+    # (cpu_env), from their start; ``env`` sets them again for start methods that do not
+    # (a forkserver started earlier) before this worker's first torch operation.
+    os.environ.update(env or {})
     torch.set_num_threads(threads)
+    restore_registrations(plugins or {})
+
+
+def restore_registrations(specs: dict[str, Any]) -> None:
+    """In a worker process: the models the driver registered with ``models.register``."""
+    for name, spec in specs.items():
+        models.register(name, spec, replace=True)
+
+
+def shippable_registrations() -> dict[str, Any]:
+    """The driver's ``models.register`` entries, checked to survive pickling into workers."""
+    specs = models.registered()
+    for name, spec in specs.items():
+        try:
+            pickle.dumps(spec)
+        except (pickle.PicklingError, AttributeError, TypeError) as err:
+            raise ValueError(f"model {name!r} was registered with a factory that cannot be "
+                             f"sent to worker processes ({err}); define the factory at module "
+                             f"level, or use --workers 1") from None
+    return specs
 
 
 class LocalEngine:
@@ -147,8 +175,10 @@ class LocalEngine:
             return
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         context = multiprocessing.get_context("spawn")
+        plugins = shippable_registrations()
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                 initializer=_init_worker, initargs=(threads,)) as pool:
+                                 initializer=_init_worker,
+                                 initargs=(threads, plugins, cpu_env.worker_env())) as pool:
             futures = {pool.submit(run_one, config.to_dict(), str(out_dir), False): index
                        for index, config in jobs}
             for future in as_completed(futures):

@@ -12,10 +12,18 @@ from ``(seed, s)``, and that batch is sampled with another seed derived from ``(
 model's initial weights and the dropout stream (torch's global generator) come from seeds
 derived from ``seed``. Checkpoints save the weights, the optimizer and the RNG states, so a run
 resumed from any checkpoint reaches bit-identical weights on the CPU.
+
+One trainer per run directory: :func:`train` holds ``RUN_DIR/.train.lock`` while it writes
+(:func:`prlstm.experiments.lock.lock_run_dir`), so a second ``prlstm train`` on the same
+directory is refused instead of interleaving its log and checkpoints with the first. A loss or
+gradient norm that becomes NaN or infinite stops training with a ``ValueError`` naming the
+step, before that step's log row or checkpoint is written: the last checkpoint stays the last
+finite one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -38,9 +46,11 @@ from prlstm.experiments.evaluate import validation_score
 from prlstm.experiments.factory import build_model, build_task
 from prlstm.experiments.interrupt import StopRequest
 from prlstm.experiments.io import ensure_writable_dir, write_json
+from prlstm.experiments.lock import lock_run_dir
 from prlstm.experiments.metrics import batch_metrics
 from prlstm.experiments.seeding import curriculum_length, derive_seed, resolve_device
 from prlstm.experiments.trainlog import LogRow, TrainLog
+from prlstm.tasks import Task
 
 CONFIG_FILE = "config.json"
 
@@ -69,14 +79,19 @@ class _Window:
         self.loss, self.accuracy = tensor("loss"), tensor("accuracy")
         self.grad_norm, self.grad_norm_max = tensor("grad_norm"), tensor("grad_norm_max")
         self.count = int(state["count"])
+        # the first step whose loss or gradient norm was NaN or infinite (0: none yet)
+        self.bad_step = torch.zeros((), dtype=torch.int64, device=device)
 
-    def add(self, loss: torch.Tensor, accuracy: torch.Tensor, grad_norm: torch.Tensor) -> None:
+    def add(self, loss: torch.Tensor, accuracy: torch.Tensor, grad_norm: torch.Tensor,
+            step: int) -> None:
         self.loss += loss.detach().double()
         self.accuracy += accuracy.double()
         norm = grad_norm.detach().double()
         self.grad_norm += norm
         torch.maximum(self.grad_norm_max, norm, out=self.grad_norm_max)
         self.count += 1
+        finite = torch.isfinite(loss.detach()) & torch.isfinite(norm)
+        self.bad_step = torch.where((self.bad_step == 0) & ~finite, step, self.bad_step)
 
     def state(self) -> dict[str, float]:
         return {"loss": self.loss.item(), "accuracy": self.accuracy.item(),
@@ -111,6 +126,134 @@ def prepare_run_dir(config: RunConfig, run_dir: str | Path, *, resume: bool) -> 
     return ensure_writable_dir(root)
 
 
+class _Session:
+    """One call of :func:`train`: the run's objects, its clocks, its log and its window."""
+
+    def __init__(self, config: RunConfig, root: Path, device: torch.device, ddp: DataParallel,
+                 task: Task, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        self.config, self.root, self.device, self.ddp = config, root, device, ddp
+        self.task, self.model, self.optimizer = task, model, optimizer
+        self.net: torch.nn.Module = model
+        self.start_step, self.seconds, self.val_seconds = 0, 0.0, 0.0
+        self.saved = 0  # step of the last checkpoint (0: none)
+        self.wall = 0.0  # training seconds so far (this session's and earlier ones')
+        self.session_start: float | None = None
+        self.log: TrainLog | None = None
+        self.window = _Window(device)
+
+    def start(self, resume: bool) -> None:
+        """Load the checkpoint (``resume``) or write ``config.json``; open the log."""
+        window_state = None
+        if resume:
+            ckpt = load_checkpoint(self.root, self.model, self.optimizer, config=self.config,
+                                   device=self.device)
+            restore_rng_state(ckpt.rng)
+            self.start_step = ckpt.step
+            self.seconds = float(ckpt.extra.get("train_seconds", 0.0))
+            self.val_seconds = float(ckpt.extra.get("val_seconds", 0.0))
+            window_state = ckpt.extra.get("window")
+        elif self.ddp.is_writer:
+            write_json(self.root / CONFIG_FILE, self.config.to_dict())
+        self.saved, self.wall = self.start_step, self.seconds
+        self.log = (TrainLog(self.root, keep_until=self.start_step) if self.ddp.is_writer
+                    else None)
+        self.window = _Window(self.device, window_state)
+        self.model.train()
+        self.net = self.ddp.wrap(self.model)
+
+    def update(self, step: int) -> float:
+        """One optimiser update on step ``step``'s batch; returns its learning rate."""
+        config, task = self.config, self.task
+        length = curriculum_length(config.seed, step, config.train_length)
+        batch = self.ddp.shard(task.sample_batch(config.batch_size, length,
+                                                 seed=derive_seed("batch", config.seed, step)))
+        batch = batch.to(self.device)
+        logits = self.net(batch.inputs, task.output_length(batch.inputs.shape[1]))
+        loss, accuracy = batch_metrics(logits, batch.targets, batch.mask)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+        lr = config.lr_at(step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.step()
+        self.window.add(loss, accuracy, grad_norm, step)
+        return lr
+
+    def tick(self) -> None:
+        """Synchronise, update the training clock, and stop if training diverged.
+
+        Raises:
+            ValueError: a loss or gradient norm since the last check was NaN or infinite.
+        """
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        self.session_start = now if self.session_start is None else self.session_start
+        self.wall = self.seconds + (now - self.session_start)
+        bad = int(self.window.bad_step.item())
+        if bad:
+            kept = (f"the checkpoint of step {self.saved} is kept" if self.saved
+                    else "no checkpoint was written")
+            raise ValueError(f"training diverged at step {bad}: the loss or gradient norm became "
+                             f"NaN or infinite (lr {self.config.lr:g}); {kept} in {self.root}; "
+                             "lower --lr and train again")
+
+    def log_row(self, step: int, lr: float, is_val: bool, bar: tqdm) -> None:
+        """Validate (``is_val``) and append the log row of ``step``."""
+        val = math.nan
+        if is_val:  # every rank validates its (identical) replica; rank 0 logs
+            val_start = time.perf_counter()
+            val = validation_score(self.model, self.task, self.config, self.device)
+            spent = time.perf_counter() - val_start
+            self.val_seconds += spent
+            if self.session_start is not None:
+                self.session_start += spent  # validation time is not training time
+        self.ddp.average_(self.window.loss, self.window.accuracy)
+        mean_loss, mean_acc, mean_norm, max_norm = self.window.pop_means()
+        if self.log is not None:
+            self.log.append(LogRow(step, mean_loss, mean_acc, self.wall, mean_norm, max_norm,
+                                   lr, val))
+        bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{mean_acc:.3f}",
+                        **({"val": f"{val:.3f}"} if is_val else {}))
+
+    def checkpoint(self, step: int) -> None:
+        """Save the checkpoint of ``step`` (rank 0 only)."""
+        extra = {"train_seconds": self.wall, "val_seconds": self.val_seconds,
+                 "window": self.window.state(), "device": str(self.device),
+                 "threads": torch.get_num_threads()}
+        if self.ddp.is_writer:
+            save_checkpoint(self.root, self.config, step, self.model, self.optimizer, extra)
+        self.saved = step
+
+    def run(self, show: bool, on_step: Callable[[int], None] | None) -> int:
+        """Train from the start step to ``config.steps``; returns the last step done."""
+        config = self.config
+        bar = tqdm(total=config.steps, initial=self.start_step, disable=not show,
+                   dynamic_ncols=True, desc=f"{config.task}/{config.model}", leave=False)
+        step = self.start_step
+        with StopRequest() as stop, bar:
+            for step in range(self.start_step + 1, config.steps + 1):
+                lr = self.update(step)
+                bar.update(1)
+                is_val = bool(config.val_every) and (step % config.val_every == 0
+                                                     or step == config.steps)
+                is_log = step % config.log_every == 0 or step in (1, config.steps) or is_val
+                is_ckpt = step % config.ckpt_every == 0 or step == config.steps or stop.requested
+                if self.session_start is None or is_log or is_ckpt:
+                    self.tick()
+                if is_log:
+                    self.log_row(step, lr, is_val, bar)
+                if is_ckpt:
+                    self.checkpoint(step)
+                if stop.requested:
+                    raise KeyboardInterrupt(f"interrupted after step {step}; checkpoint saved in "
+                                            f"{self.root}")
+                if on_step is not None:
+                    on_step(step)
+        return step
+
+
 def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
           progress: bool | None = None,
           on_step: Callable[[int], None] | None = None) -> TrainSummary:
@@ -126,6 +269,9 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
 
     Raises:
         KeyboardInterrupt: after Ctrl-C, once a checkpoint of the last update is saved.
+        DirectoryLocked: another process is training in ``run_dir``.
+        ValueError: training diverged (NaN or infinite loss or gradient norm); the error
+            names the step, and no checkpoint of it is written.
     """
     device = resolve_device(config.device)
     ddp = DataParallel.from_env(config.batch_size, device)  # no-op unless under torchrun
@@ -134,79 +280,13 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
     model = build_model(config, task, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     root = prepare_run_dir(config, run_dir, resume=resume)
-    start, seconds, val_seconds, window_state = 0, 0.0, 0.0, None
-    if resume:
-        ckpt = load_checkpoint(root, model, optimizer, config=config, device=device)
-        restore_rng_state(ckpt.rng)
-        start, seconds = ckpt.step, float(ckpt.extra.get("train_seconds", 0.0))
-        val_seconds = float(ckpt.extra.get("val_seconds", 0.0))
-        window_state = ckpt.extra.get("window")
-    elif ddp.is_writer:
-        write_json(root / CONFIG_FILE, config.to_dict())
-    log = TrainLog(root, keep_until=start) if ddp.is_writer else None
-    window = _Window(device, window_state)
-    model.train()
-    net = ddp.wrap(model)
-
-    def checkpoint(step: int, wall: float) -> None:
-        extra = {"train_seconds": wall, "val_seconds": val_seconds, "window": window.state(),
-                 "device": str(device), "threads": torch.get_num_threads()}
-        if ddp.is_writer:
-            save_checkpoint(root, config, step, model, optimizer, extra)
-
-    show = (sys.stderr.isatty() if progress is None else progress) and ddp.is_writer
-    bar = tqdm(total=config.steps, initial=start, disable=not show, dynamic_ncols=True,
-               desc=f"{config.task}/{config.model}", leave=False)
-    step, wall, session_start = start, seconds, None
-    with StopRequest() as stop, bar:
-        for step in range(start + 1, config.steps + 1):
-            length = curriculum_length(config.seed, step, config.train_length)
-            batch = ddp.shard(task.sample_batch(config.batch_size, length,
-                                                seed=derive_seed("batch", config.seed, step)))
-            batch = batch.to(device)
-            logits = net(batch.inputs, task.output_length(batch.inputs.shape[1]))
-            loss, accuracy = batch_metrics(logits, batch.targets, batch.mask)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            lr = config.lr_at(step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            optimizer.step()
-            window.add(loss, accuracy, grad_norm)
-            bar.update(1)
-            is_val = bool(config.val_every) and (step % config.val_every == 0
-                                                 or step == config.steps)
-            is_log = step % config.log_every == 0 or step in (1, config.steps) or is_val
-            is_ckpt = step % config.ckpt_every == 0 or step == config.steps or stop.requested
-            if session_start is None or is_log or is_ckpt:
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                now = time.perf_counter()
-                session_start = now if session_start is None else session_start
-                wall = seconds + (now - session_start)
-            if is_log:
-                val = math.nan
-                if is_val:  # every rank validates its (identical) replica; rank 0 logs
-                    val_start = time.perf_counter()
-                    val = validation_score(model, task, config, device)
-                    spent = time.perf_counter() - val_start
-                    val_seconds += spent
-                    session_start += spent  # validation time is not training time
-                ddp.average_(window.loss, window.accuracy)
-                mean_loss, mean_acc, mean_norm, max_norm = window.pop_means()
-                if log is not None:
-                    log.append(LogRow(step, mean_loss, mean_acc, wall, mean_norm, max_norm, lr,
-                                      val))
-                bar.set_postfix(loss=f"{mean_loss:.4f}", acc=f"{mean_acc:.3f}",
-                                **({"val": f"{val:.3f}"} if is_val else {}))
-            if is_ckpt:
-                checkpoint(step, wall)
-            if stop.requested:
-                raise KeyboardInterrupt(f"interrupted after step {step}; checkpoint saved in "
-                                        f"{root}")
-            if on_step is not None:
-                on_step(step)
+    # one trainer per run directory; under torchrun only rank 0 writes, so only it locks
+    with lock_run_dir(root) if ddp.is_writer else contextlib.nullcontext():
+        prepare_run_dir(config, root, resume=resume)  # again: another trainer may have saved
+        session = _Session(config, root, device, ddp, task, model, optimizer)
+        session.start(resume)
+        show = (sys.stderr.isatty() if progress is None else progress) and ddp.is_writer
+        step = session.run(show, on_step)
     ddp.sync()  # no rank returns before rank 0 has written the last checkpoint
-    return TrainSummary(run_dir=root, step=step, train_seconds=wall, device=str(device),
-                        resumed_from=start)
+    return TrainSummary(run_dir=root, step=step, train_seconds=session.wall, device=str(device),
+                        resumed_from=session.start_step)

@@ -59,10 +59,15 @@ def _float(text: str | None) -> float:
 
 
 def _parse(row: dict[str, str | None]) -> LogRow | None:
+    """A row, or None when a required cell is missing or unparsable, or the step is not a
+    non-negative whole number (e.g. ``inf``, ``-1`` or ``2.5`` in a damaged file)."""
     values = {k: _float(row.get(k)) for k in HEADER}
     if any(math.isnan(values[k]) for k in REQUIRED):
         return None
-    return LogRow(step=int(values.pop("step")), **values)
+    step = values.pop("step")
+    if not math.isfinite(step) or step < 0 or step != int(step):
+        return None
+    return LogRow(step=int(step), **values)
 
 
 def read_rows(run_dir: str | Path) -> list[LogRow]:

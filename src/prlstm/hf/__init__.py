@@ -3,12 +3,17 @@
 Importing this module registers :class:`PRLSTMConfig` (``model_type="prlstm"``) and
 :class:`PRLSTMForCausalLM` with ``AutoConfig`` / ``AutoModelForCausalLM``. Install with the
 ``hf`` extra (Python >= 3.11): ``pip install -e ".[hf]"``. ``import prlstm`` never imports
-transformers; only this module does.
+transformers; only this module does. ``save_pretrained`` also writes an ``auto_map`` and two
+tiny files that import these classes from the installed package, so a process that never
+imported ``prlstm.hf`` loads a checkpoint with ``trust_remote_code=True``
+(:mod:`prlstm.hf.remote_code`).
 
-``generate()`` uses the layer's exact stream state as its cache (:class:`PRLSTMCache`): the
-prompt is prefilled in one parallel call, then one ``step`` per token. Left-padded batches
-with an ``attention_mask`` are exact: each row's tokens start its own tree (a ragged stream),
-so every row gets the numbers it would get alone.
+``generate()`` uses every layer's exact stream state as its cache (:class:`PRLSTMCache`): the
+prompt (``input_ids`` or ``inputs_embeds``) is prefilled in one parallel call, then one
+``step`` per token. Left-padded batches with an ``attention_mask`` are exact: each row's tokens
+start its own tree (a ragged stream), so every row gets the numbers it would get alone.
+Decoding modes the stream state cannot serve (assisted decoding, KV-cache options, ...) are
+refused by :meth:`PRLSTMForCausalLM.generate` itself; ``docs/hf.md`` lists them.
 """
 
 from __future__ import annotations

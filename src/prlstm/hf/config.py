@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import fields
-from typing import Any
+from typing import Any, ClassVar
 
 from transformers import PreTrainedConfig
 
 from prlstm.cells import CELLS
+from prlstm.hf.remote_code import AUTO_MAP, check_auto_map, write_remote_code
 from prlstm.ops import BACKENDS, SCHEDULES
 
 # Keys the base class itself consumes from ``**kwargs`` (legacy names, loading metadata);
 # anything else is a misspelt or foreign field and is refused.
 _BASE_KWARGS = {
-    "torch_dtype", "num_labels", "name_or_path", "_commit_hash", "output_attentions",
+    "torch_dtype", "num_labels", "name_or_path", "_name_or_path", "_commit_hash",
+    "output_attentions",
     "attn_implementation", "experts_implementation", "per_layer_config",
     "_attn_implementation_internal", "_experts_implementation_internal", "use_return_dict",
 }
@@ -33,9 +36,16 @@ class PRLSTMConfig(PreTrainedConfig):
         bias: linear maps with biases; dropout: between PR layers and on the embeddings.
         layer_norm_eps: of the final LayerNorm; initializer_range: std of the embedding.
         tie_word_embeddings: share the embedding with the LM head.
+
+    ``config.json`` always carries prlstm's own ``auto_map`` (and :meth:`save_pretrained`
+    writes the two small files it names), so ``trust_remote_code=True`` loads a checkpoint in
+    a process that never imported ``prlstm.hf``; an ``auto_map`` naming any other code is
+    refused (:mod:`prlstm.hf.remote_code`).
     """
 
     model_type = "prlstm"
+    # Trainer.evaluate / predict: the cache is not a tensor to gather.
+    keys_to_ignore_at_inference: ClassVar[list[str]] = ["cache"]
 
     vocab_size: int = 256
     hidden_size: int = 256
@@ -60,6 +70,7 @@ class PRLSTMConfig(PreTrainedConfig):
         if model_type != self.model_type:
             raise ValueError(f"PRLSTMConfig has model_type {self.model_type!r}, got a config "
                              f"of model_type {model_type!r}")
+        check_auto_map(kwargs.pop("auto_map", None))
         unknown = sorted(k for k in kwargs if k not in _BASE_KWARGS)
         if unknown:
             known = sorted(f.name for f in fields(self) if not f.name.startswith("_"))
@@ -69,6 +80,9 @@ class PRLSTMConfig(PreTrainedConfig):
             self.embedding_size = self.hidden_size
         for name in ("vocab_size", "hidden_size", "embedding_size", "num_hidden_layers"):
             _positive_int(name, getattr(self, name))
+            if getattr(self, name) > MAX_SIZES[name]:  # checked before anything is allocated
+                raise ValueError(f"{name} must be at most {MAX_SIZES[name]}, got "
+                                 f"{getattr(self, name)}")
         if not isinstance(self.refinements, int) or isinstance(self.refinements, bool) \
                 or self.refinements < 0:
             raise ValueError(f"refinements must be an int >= 0, got {self.refinements!r}")
@@ -96,6 +110,29 @@ class PRLSTMConfig(PreTrainedConfig):
                     raise ValueError(f"{name} must be None or an id in [0, vocab_size="
                                      f"{self.vocab_size}), got {value!r}")
         super().__post_init__(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields, plus prlstm's ``auto_map`` (so every saved ``config.json`` has it)."""
+        out = super().to_dict()
+        out["auto_map"] = dict(AUTO_MAP)
+        return out
+
+    def save_pretrained(self, save_directory: str | os.PathLike, push_to_hub: bool = False,
+                        **kwargs: Any) -> None:
+        """``config.json`` and the ``auto_map`` files :mod:`prlstm.hf.remote_code` writes."""
+        super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+        write_remote_code(save_directory)
+
+    @classmethod
+    def register_for_auto_class(cls, auto_class: str | type = "AutoConfig") -> None:
+        """A no-op: prlstm registers itself with ``AutoConfig`` on import and writes its own
+        ``auto_map``. (transformers calls this when it loads remote code; the default would
+        make ``save_pretrained`` copy prlstm's source files into every checkpoint.)"""
+
+
+#: Upper bounds on sizes read from a config (a config file is untrusted input).
+MAX_SIZES = {"vocab_size": 1 << 24, "hidden_size": 65536, "embedding_size": 65536,
+             "num_hidden_layers": 1024}
 
 
 def _positive_int(name: str, value: object) -> None:

@@ -8,13 +8,25 @@ from typing import Any
 
 from prlstm.lm.models import MODELS
 
+MAX_THREADS = 4_096
 
-def cmd_train(args: argparse.Namespace) -> int:
+
+def set_threads(threads: int) -> None:
+    """``torch.set_num_threads`` after checking ``--threads`` (torch raises a RuntimeError
+    with a traceback on 0 or a negative count)."""
     import torch
 
+    if isinstance(threads, bool) or not isinstance(threads, int) \
+            or not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"--threads: expected an integer in [1, {MAX_THREADS}], got {threads!r}")
+    torch.set_num_threads(threads)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train (or resume) one LM run and print its summary line."""
     from prlstm.lm.train import LMConfig, train_lm
 
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     cfg = LMConfig(model=args.model, files=args.files, val_fraction=args.val_fraction,
                    seq_len=args.seq_len, batch=args.batch, steps=args.steps, lr=args.lr,
                    emb=args.emb, hidden=args.hidden, layers=args.layers,
@@ -30,11 +42,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """Sample text from a trained run."""
     import torch
 
     from prlstm.lm.train import load_run
 
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
+    if not 1 <= args.length <= 10**7:
+        raise ValueError(f"--length: expected an integer in [1, 10000000], got {args.length}")
+    if not 0 <= args.temperature < float("inf"):
+        raise ValueError(f"--temperature: expected a finite number >= 0, got {args.temperature}")
     _, model, step = load_run(args.run)
     model.eval()
     prompt = args.prompt.encode("utf-8")
@@ -49,6 +66,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """Write the bits-per-character table and curves of finished runs."""
     from prlstm.lm.report import write_lm_report
 
     out = write_lm_report(args.runs, args.out, at_step=args.at_step)

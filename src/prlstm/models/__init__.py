@@ -16,7 +16,18 @@ name                    core
 ``stack_rnn``           RNN controller with a soft stack (§7.2) + ``Linear(relu(h_t))``
 ``tape_rnn``            RNN controller with a circular tape and input-length jumps (§7.3)
 ``transformer``         post-LN transformer encoder (§7.5, §7.6) + ``Linear(h_t)``
+``mingru``, ``minlstm``  minGRU / minLSTM (Feng et al. 2024), log-space parallel scan
+``linear_rnn``          diagonal input-dependent linear recurrence, eigenvalues in (0, 1) or
+                        (-1, 1) (Grazzi et al. 2024)
+``deltanet``            DeltaNet (delta rule), beta in (0, 1) or (0, 2) (Yang et al. 2024)
+``mamba``               Mamba block with the S6 selective scan (Gu & Dao 2023)
+``mlstm``, ``slstm``     xLSTM's mLSTM / sLSTM layers (``xlstm`` package, ``baselines`` extra)
 ======================  =====================================================================
+
+The linear recurrences and the xLSTM layers sit in a pre-norm residual stack
+(:class:`~prlstm.models.blocks.ResidualStackCore`) of ``num_layers`` blocks. Models from
+outside prlstm come in through :func:`register`, the ``prlstm.models`` entry-point group or an
+import path ``"package.module:factory"`` (see :mod:`prlstm.models.plugins`).
 
 Example::
 
@@ -24,19 +35,23 @@ Example::
     model = models.build("transformer", input_size=2, output_size=2,
                          positional_encoding="alibi")
     model.config   # {'model': 'transformer', 'input_size': 2, 'output_size': 2, ...}
+    models.count_parameters("lstm", 2, 2, hidden_size=128)   # 68_098
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
 from typing import Any
 
 from torch import nn
 
-from prlstm.models.positional import ENCODINGS
+from prlstm.models.options import CHECKS, is_int
+from prlstm.models.plugins import ModelSpec, lookup, register, registered, unregister
 from prlstm.models.protocol import BenchmarkModel
 
-__all__ = ["HPARAMS", "BenchmarkModel", "build", "from_config", "names"]
+__all__ = ["HPARAMS", "INFO", "BenchmarkModel", "ModelSpec", "build", "count_parameters",
+           "default_hparams", "from_config", "names", "register", "registered", "unregister",
+           "width_for_params"]
 
 _PR = {"hidden_size": 256, "refinements": 1, "schedule": "tree", "backend": "auto"}
 
@@ -52,88 +67,64 @@ HPARAMS: dict[str, dict[str, Any]] = {
                  "mlp_layers_size": (64, 64)},
     "transformer": {"embedding_dim": 64, "num_layers": 5, "num_heads": 8, "ff_size": 256,
                     "dropout": 0.1, "positional_encoding": "sin_cos"},
+    "mingru": {"hidden_size": 256, "num_layers": 2},
+    "minlstm": {"hidden_size": 256, "num_layers": 2},
+    "linear_rnn": {"hidden_size": 256, "num_layers": 2, "eigenvalues": "positive"},
+    "deltanet": {"hidden_size": 256, "num_layers": 2, "num_heads": 4,
+                 "eigenvalues": "positive", "chunk_size": 64},
+    "mamba": {"hidden_size": 256, "num_layers": 2, "state_size": 16, "expand": 2,
+              "conv_size": 4},
+    "mlstm": {"hidden_size": 256, "num_layers": 2, "num_heads": 4, "proj_factor": 2.0,
+              "kernel": "auto", "chunk_size": 64},
+    "slstm": {"hidden_size": 256, "num_layers": 2, "num_heads": 4, "proj_factor": 1.3},
 }
 
-_SCHEDULES = ("tree", "sequential")
-_MERGES = ("gated", "sum", "concat")  # prlstm.cells.MERGES, without importing torch code here
-
-
-def names() -> list[str]:
-    """The registered model names, in registry order."""
-    return list(HPARAMS)
-
-
-# ----------------------------------------------------------------------------- validation
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _positive_int(model: str, key: str, value: object) -> int:
-    if not _is_int(value) or value < 1:  # type: ignore[operator]
-        raise ValueError(f"{model}: option {key!r} must be a positive int, got {value!r}")
-    return int(value)  # type: ignore[arg-type]
-
-
-def _non_negative_int(model: str, key: str, value: object) -> int:
-    if not _is_int(value) or value < 0:  # type: ignore[operator]
-        raise ValueError(f"{model}: option {key!r} must be an int >= 0, got {value!r}")
-    return int(value)  # type: ignore[arg-type]
-
-
-def _choice(choices: Sequence[str]) -> Callable[[str, str, object], str]:
-    def check(model: str, key: str, value: object) -> str:
-        v = value.lower() if isinstance(value, str) else value
-        if v not in choices:
-            raise ValueError(f"{model}: option {key!r} must be one of {tuple(choices)}, "
-                             f"got {value!r}")
-        return v  # type: ignore[return-value]
-
-    return check
-
-
-def _backend(model: str, key: str, value: object) -> str:
-    try:
-        from prlstm.ops import BACKENDS
-    except ImportError:  # pragma: no cover - the layer's package is not there yet
-        BACKENDS = ()
-    choices = ("auto", *BACKENDS)
-    if not isinstance(value, str) or (BACKENDS and value not in choices):
-        raise ValueError(f"{model}: option {key!r} must be one of {choices}, got {value!r}")
-    return value
-
-
-def _probability(model: str, key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{model}: option {key!r} must be a number in [0, 1), got {value!r}")
-    return float(value)
-
-
-def _int_list(model: str, key: str, value: object) -> list[int]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not all(
-            _is_int(v) and v >= 1 for v in value):  # type: ignore[operator]
-        raise ValueError(f"{model}: option {key!r} must be a list of positive ints, "
-                         f"got {value!r}")
-    return [int(v) for v in value]
-
-
-_CHECKS: dict[str, Callable[[str, str, Any], Any]] = {
-    "hidden_size": _positive_int,
-    "refinements": _non_negative_int,
-    "schedule": _choice(_SCHEDULES),
-    "merge": _choice(_MERGES),
-    "backend": _backend,
-    "stack_cell_size": _positive_int,
-    "stack_size": _positive_int,
-    "memory_cell_size": _positive_int,
-    "memory_size": _positive_int,
-    "mlp_layers_size": _int_list,
-    "embedding_dim": _positive_int,
-    "num_layers": _positive_int,
-    "num_heads": _positive_int,
-    "ff_size": _positive_int,
-    "dropout": _probability,
-    "positional_encoding": _choice(ENCODINGS),
+#: Where each built-in model comes from (``prlstm models`` prints it).
+INFO: dict[str, str] = {
+    "pr_lstm": "PR-LSTM: Tree-LSTM merge cell on a parallel prefix-scan schedule (this package)",
+    "pr_rnn": "PR layer with a ReLU merge cell (this package)",
+    "pr_gru": "PR layer with a GRU merge cell (this package)",
+    "rnn": "ReLU vanilla RNN, as in Deletang et al. 2023 (NNCH benchmark)",
+    "lstm": "LSTM (Hochreiter & Schmidhuber 1997), Haiku layout as in Deletang et al. 2023",
+    "stack_rnn": "RNN + soft stack (Joulin & Mikolov 2015), as in Deletang et al. 2023",
+    "tape_rnn": "RNN + tape memory, as in Deletang et al. 2023",
+    "transformer": "Transformer encoder (Vaswani et al. 2017), as in Deletang et al. 2023",
+    "mingru": "minGRU, Feng et al. 2024 'Were RNNs All We Needed?' (written here in PyTorch)",
+    "minlstm": "minLSTM, Feng et al. 2024 'Were RNNs All We Needed?' (written here)",
+    "linear_rnn": "diagonal linear RNN; eigenvalues='negative' per Grazzi et al. 2024 "
+                  "(written here)",
+    "deltanet": "DeltaNet, Schlag et al. 2021 / Yang et al. 2024; eigenvalues='negative' per "
+                "Grazzi et al. 2024 (written here)",
+    "mamba": "Mamba block, S6 selective scan, Gu & Dao 2023 (written here in PyTorch)",
+    "mlstm": "mLSTM, Beck et al. 2024 'xLSTM' (package xlstm==2.0.6)",
+    "slstm": "sLSTM, Beck et al. 2024 'xLSTM' (package xlstm==2.0.6)",
 }
+
+
+def names(plugins: bool = True) -> list[str]:
+    """The model names: built-ins in registry order, then (``plugins``) the ones registered in
+    this process and the installed ``prlstm.models`` entry points."""
+    out = list(HPARAMS)
+    if plugins:
+        from prlstm.models.plugins import entry_point_names
+
+        out += [n for n in [*registered(), *entry_point_names()] if n not in out]
+    return out
+
+
+def _spec(name: str) -> ModelSpec:
+    spec = lookup(name) if isinstance(name, str) else None
+    if spec is None:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(names())} "
+                         f"(or an import path 'package.module:factory')")
+    return spec
+
+
+def default_hparams(name: str) -> dict[str, Any]:
+    """The options a model takes and their defaults (built-in or plugin)."""
+    if name in HPARAMS:
+        return dict(HPARAMS[name])
+    return _spec(name).defaults()
 
 
 def _resolve(name: str, hparams: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +137,7 @@ def _resolve(name: str, hparams: dict[str, Any]) -> dict[str, Any]:
     resolved: dict[str, Any] = {}
     for key, default in defaults.items():
         value = hparams.get(key)
-        resolved[key] = _CHECKS[key](name, key, default if value is None else value)
+        resolved[key] = CHECKS[key](name, key, default if value is None else value)
     if name == "pr_gru" and resolved["refinements"] != 0:
         raise ValueError(f"pr_gru: option 'refinements' must be 0 (the gru cell has no "
                          f"refinement cell), got {resolved['refinements']}")
@@ -165,6 +156,10 @@ def _resolve(name: str, hparams: dict[str, Any]) -> dict[str, Any]:
         if enc in ("sin_cos", "relative") and D % 2:
             raise ValueError(f"transformer: positional_encoding={enc!r} needs an even "
                              f"'embedding_dim', got {D}")
+    heads = resolved.get("num_heads")
+    if name in ("deltanet", "slstm") and resolved["hidden_size"] % heads:
+        raise ValueError(f"{name}: option 'num_heads'={heads} must divide "
+                         f"'hidden_size'={resolved['hidden_size']}")
     return resolved
 
 
@@ -187,9 +182,32 @@ def _make_core(name: str, V1: int, C: int, hp: dict[str, Any]) -> nn.Module:
         from prlstm.models.tape_rnn import TapeRNN
 
         return TapeRNN(V1, C, **hp)
-    from prlstm.models.transformer import TransformerEncoder
+    if name == "transformer":
+        from prlstm.models.transformer import TransformerEncoder
 
-    return TransformerEncoder(V1, C, **hp)
+        return TransformerEncoder(V1, C, **hp)
+    return _linear_core(name, V1, C, hp)
+
+
+def _linear_core(name: str, V1: int, C: int, hp: dict[str, Any]) -> nn.Module:
+    """The residual-stack baselines (linear recurrences and xLSTM layers)."""
+    if name in ("mingru", "minlstm", "linear_rnn"):
+        from prlstm.models import min_rnns
+
+        cls = {"mingru": min_rnns.MinGRU, "minlstm": min_rnns.MinLSTM,
+               "linear_rnn": min_rnns.LinearRNN}[name]
+        return cls(V1, C, **hp)
+    if name == "deltanet":
+        from prlstm.models.deltanet import DeltaNet
+
+        return DeltaNet(V1, C, **hp)
+    if name == "mamba":
+        from prlstm.models.mamba import Mamba
+
+        return Mamba(V1, C, **hp)
+    from prlstm.models.xlstm_cores import MLSTM, SLSTM
+
+    return (MLSTM if name == "mlstm" else SLSTM)(V1, C, **hp)
 
 
 def build(name: str, input_size: int, output_size: int, **hparams: Any) -> BenchmarkModel:
@@ -197,20 +215,24 @@ def build(name: str, input_size: int, output_size: int, **hparams: Any) -> Bench
     C = ``output_size`` classes.
 
     Args:
-        name: one of :func:`names`.
+        name: one of :func:`names`, or an import path ``"package.module:factory"``.
         input_size: V (the core sees one-hots of width V + 1).
         output_size: C.
-        **hparams: options from ``HPARAMS[name]``; missing or ``None`` ones take the default.
+        **hparams: the model's options (:func:`default_hparams`); missing or ``None`` ones
+            take the default.
 
     Raises:
         ValueError: unknown model name (the message lists the names), an option the model
-            does not take, or an invalid / incompatible option value (the message names it).
+            does not take, or an invalid / incompatible option value (the message names it);
+            a plugin whose factory returns something that is not a working model.
     """
-    if name not in HPARAMS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(names())}")
     for key, value in (("input_size", input_size), ("output_size", output_size)):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"{key} must be a positive int, got {value!r}")
+    if name not in HPARAMS:
+        from prlstm.models.plugins import build_plugin
+
+        return build_plugin(_spec(name), name, input_size, output_size, hparams)
     hp = _resolve(name, hparams)
     core_hp = {k: tuple(v) if isinstance(v, list) else v for k, v in hp.items()}
     core = _make_core(name, input_size + 1, output_size, core_hp)
@@ -227,3 +249,32 @@ def from_config(config: dict[str, Any]) -> BenchmarkModel:
     except KeyError as err:
         raise ValueError(f"model config is missing {err.args[0]!r}") from None
     return build(name, V, C, **cfg)
+
+
+def count_parameters(name: str, input_size: int, output_size: int, **hparams: Any) -> int:
+    """Trainable parameters of ``build(name, input_size, output_size, **hparams)``."""
+    from prlstm.models.sizing import count
+
+    return count(build(name, input_size, output_size, **hparams))
+
+
+def width_for_params(name: str, target: int, input_size: int, output_size: int,
+                     key: str = "hidden_size", **hparams: Any) -> int:
+    """The value of option ``key`` (default ``hidden_size``) whose parameter count is closest
+    to ``target`` (ties: the smaller width), for the other options as given."""
+    from prlstm.models.sizing import match_width
+
+    return match_width(lambda w: count_parameters(name, input_size, output_size,
+                                                  **{**hparams, key: w}),
+                       target, step=_width_step(name, key, hparams),
+                       smallest=2 if name == "slstm" and key == "hidden_size" else 1)
+
+
+def _width_step(name: str, key: str, hparams: dict[str, Any]) -> int:
+    """Widths stay divisible by the number of heads (and even for the transformer)."""
+    heads = hparams.get("num_heads") or default_hparams(name).get("num_heads", 1)
+    if name == "transformer" and key == "embedding_dim":
+        return math.lcm(int(heads), 2)
+    if key == "hidden_size" and name in ("deltanet", "slstm"):
+        return int(heads)
+    return 1

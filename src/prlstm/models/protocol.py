@@ -12,6 +12,7 @@ The module also holds the Haiku-style initialisers that the baseline models shar
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -45,6 +46,15 @@ def haiku_linear(in_features: int, out_features: int, bias: bool = True) -> nn.L
     return haiku_init_(nn.Linear(in_features, out_features, bias=bias))
 
 
+def _takes_keyword(module: nn.Module, name: str) -> bool:
+    """Whether ``module.forward`` accepts keyword ``name`` (or ``**kwargs``)."""
+    try:
+        params = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
 def _positive_int(name: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -55,7 +65,8 @@ class BenchmarkModel(nn.Module):
     """A benchmark model: a core wrapped in the §4.1 protocol (no computation steps, k = 0).
 
     Args:
-        core: module called as ``core(x (B, S, V + 1), input_length=T) -> (B, S, C)``.
+        core: module called as ``core(x (B, S, V + 1), input_length=T) -> (B, S, C)``, or as
+            ``core(x)`` when its ``forward`` takes no ``input_length``.
         input_size: V, the task's input vocabulary (token ids ``0 … V-1``).
         output_size: C, the number of output classes.
         config: the hyperparameters the model was built with (JSON-serialisable; the registry
@@ -79,6 +90,7 @@ class BenchmarkModel(nn.Module):
         self.input_size = _positive_int("input_size", input_size)
         self.output_size = _positive_int("output_size", output_size)
         self.config: dict[str, Any] = dict(config or {})
+        self._takes_length = _takes_keyword(core, "input_length")
 
     @property
     def model_name(self) -> str | None:
@@ -159,5 +171,8 @@ class BenchmarkModel(nn.Module):
         last = getattr(self.core, "last_logits", None)
         if last is not None:  # cores that can skip work for positions nobody reads
             return last(seq, output_length)  # (B, T_out, C)
-        logits = self.core(seq, input_length=T)  # (B, T + T_out, C)
+        if self._takes_length:
+            logits = self.core(seq, input_length=T)  # (B, T + T_out, C)
+        else:  # a plain sequence module (e.g. a user's core): core(x) -> (B, S, C)
+            logits = self.core(seq)
         return logits[:, -output_length:]
