@@ -1,4 +1,4 @@
-"""Speed of generation (issue 12, item 5): PR-LSTM's exact streaming cache vs nn.LSTM's loop.
+"""Speed of generation: PR-LSTM's exact streaming cache vs nn.LSTM's own loop.
 
 Measures on CPU, with untrained byte-level models of ~0.3 M parameters (the sizes of the
 ``prlstm lm`` demo: PR-LSTM H=128 R=1, nn.LSTM H=224, embedding 64, vocab 256):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared GPU check for the Triton backend (issue 5): CUDA tests, then the speed
+# One prepared GPU check for the Triton backend: CUDA tests, then the speed
 # benchmark at GPU sizes. Runs from a bare checkout on a CUDA machine with PyTorch and
 # Triton installed and no internet (no pip install: the package is used from src/).
 # Budget: < 8 minutes on an H100/H200 (tests <= 180 s, benchmark <= 300 s, both capped;

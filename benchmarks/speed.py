@@ -1,13 +1,14 @@
-"""Speed and memory of PR-LSTM against nn.LSTM and the transformer baseline (issue 5; E5).
+"""Speed and memory of PR-LSTM against nn.LSTM and the transformer baseline (E5 and targets).
 
 Measures, per model and dtype:
 
-* E5 (experiments.md): inference time and peak memory vs sequence length at batch 1024
+* E5 (docs/experiments.md#e5-inference-time-and-memory): inference time and peak memory vs
+  sequence length at batch 1024
   (each point: the mean over up to 100 forward passes, capped by a time budget; the peak
   memory counter is reset per point; a curve stops past 500 ms per pass or out of memory);
 * training steps (forward + backward + Adam) at (B128, T40) and (B16, T4096), tokens/s;
 * peak training memory vs T at B16 (should be linear in T), and bytes saved for backward;
-* the targets of issue 5 (GPU) with PASS/FAIL; ratios vs nn.LSTM are printed as it goes.
+* the GPU speed targets with PASS/FAIL; ratios vs nn.LSTM are printed as it goes.
 
 Every model computes logits at every position from one-hot inputs of width 3 (parity_check's
 two symbols plus the empty token), untrained: PR-LSTM = ``PRLSTM(3, H, R)`` + ``Linear(relu(h))``
@@ -16,12 +17,12 @@ per backend, ``nn.LSTM(3, H)`` + ``Linear`` (cuDNN on CUDA), and the transformer
 
     python benchmarks/speed.py --device cuda                 # GPU sizes, ~4 min on H100/H200
     python benchmarks/speed.py --device cpu --quick          # small sizes, < 1 min
-    python benchmarks/speed.py --device cpu --issue2         # issue 2's CPU targets
+    python benchmarks/speed.py --device cpu --cpu-targets    # the CPU targets, PASS/FAIL
     python benchmarks/speed.py --device cuda --sweep-tiles   # Triton tile candidates
     python benchmarks/speed.py --plot results.json           # redraw a PNG from its JSON
 
 Writes JSON (atomically) and a PNG next to it: ``--out`` (default
-``benchmarks/results/speed_<device>[_quick|_issue2].json``).
+``benchmarks/results/speed_<device>[_quick|_targets].json``).
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ from speedbench.plotting import plot  # noqa: E402
 from speedbench.targets import (  # noqa: E402
     CPU_TARGETS,
     GPU_TARGETS,
+    cpu_targets,
     gpu_targets,
-    issue2,
     print_targets,
 )
 from speedbench.tiles import sweep_tiles  # noqa: E402
@@ -71,7 +72,7 @@ from speedbench.timing import one_hot_batch, peak_bytes, saved_bytes, timeit  # 
 from speedbench.training import linearity, train_memory, train_step_fn, training  # noqa: E402
 
 __all__ = ["CPU_TARGETS", "GPU_TARGETS", "LOOP_BACKENDS", "LSTMNet", "PRNet", "TransformerNet",
-           "bench_models", "default_models", "gpu_targets", "inference_curves", "issue2",
+           "bench_models", "cpu_targets", "default_models", "gpu_targets", "inference_curves",
            "linearity", "main", "make_model", "min_length", "one_hot_batch", "peak_bytes",
            "plot", "print_targets", "saved_bytes", "sweep_tiles", "timeit", "train_memory",
            "train_step_fn", "training", "with_chunk_models", "write_json_atomic"]
@@ -97,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--quick", action="store_true", help="small sizes (CPU: < 1 minute)")
-    ap.add_argument("--issue2", action="store_true", help="issue 2's CPU targets only")
+    ap.add_argument("--cpu-targets", action="store_true",
+                    help="only the CPU targets (levelwise forward and training vs nn.LSTM, "
+                         "streaming step vs nn.LSTMCell, saved memory linear in T)")
     ap.add_argument("--sweep-tiles", action="store_true", help="Triton tile candidates only")
     ap.add_argument("--models", help="comma list (pr_lstm:<backend>, lstm, transformer)")
     ap.add_argument("--dtypes", help="comma list of fp32,bf16 (default: fp32,bf16 on CUDA)")
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.quick and device.type == "cpu":
         torch.set_num_threads(1)  # stable on a shared machine; oversubscribed threads are not
     gpu = device.type == "cuda"
-    suffix = "_issue2" if args.issue2 else "_tiles" if args.sweep_tiles else \
+    suffix = "_targets" if args.cpu_targets else "_tiles" if args.sweep_tiles else \
         "_quick" if args.quick else ""
     out = args.out or RESULTS / f"speed_{device.type}{suffix}.json"
     payload: dict[str, Any] = {"config": {
@@ -135,10 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "refinements": args.refinements, "argv": sys.argv[1:]}}
     t_start = time.perf_counter()
-    if args.issue2:
+    if args.cpu_targets:
         hidden = 64 if args.quick else args.hidden
-        payload["issue2"] = issue2(device, hidden, args.refinements, 32, 128 if args.quick
-                                   else 512, args.budget or 3.0)
+        payload["cpu_targets"] = cpu_targets(device, hidden, args.refinements, 32,
+                                             128 if args.quick else 512, args.budget or 3.0)
         write_json_atomic(out, payload)
         print(f"wrote {out}")
         return 0

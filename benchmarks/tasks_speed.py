@@ -1,4 +1,4 @@
-"""Time ``sample_batch(512, 500)`` for every task (benchmark for issue 3; not a test).
+"""Time ``sample_batch(512, 500)`` for every task (a benchmark, not a test).
 
 Targets: < 50 ms per batch for the i.i.d.-symbol tasks and < 1 s for the recursive ones
 (modular_arithmetic_brackets, solve_equation). Prints a table and writes JSON (atomically).

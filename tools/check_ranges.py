@@ -186,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     ruff = venv / "bin" / "ruff"
     if ruff.exists():  # dev's linter: not part of the suite, its verdict is printed only
         lint = subprocess.run([str(ruff), "check", "."], cwd=ROOT, capture_output=True, text=True)
-        print(f"ruff {versions.get('ruff', '?')} check .:",
-              (lint.stdout + lint.stderr).strip().splitlines()[-1:] or "(no output)", flush=True)
+        said = (lint.stdout + lint.stderr).strip().splitlines()
+        print(f"ruff {versions.get('ruff', '?')} check . (exit {lint.returncode}):",
+              said[-1] if said else "(no output)", flush=True)
     # Not activated: PATH and VIRTUAL_ENV are left as the caller has them.
     env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="check-ranges-") as tmp:

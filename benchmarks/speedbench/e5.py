@@ -1,4 +1,5 @@
-"""E5 of experiments.md: forward time and peak memory vs sequence length, per model and dtype."""
+"""E5 (docs/experiments.md#e5-inference-time-and-memory): forward time and peak memory vs
+sequence length, per model and dtype."""
 
 from __future__ import annotations
 

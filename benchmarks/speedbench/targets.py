@@ -1,4 +1,4 @@
-"""The speed targets of issue 5 (GPU, from an E5 + training run) and issue 2 (CPU)."""
+"""The speed targets, with PASS/FAIL: on a GPU (from an E5 + training run) and on a CPU."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from speedbench.models import D_IN
 from speedbench.timing import one_hot_batch, saved_bytes, timeit
 from speedbench.training import linearity
 
-# Issue 5 targets (H = 256, R = 1, H200) and issue 2 targets (CPU, H = 256, R = 1, B32 T512).
+# GPU targets (H = 256, R = 1, H200) and CPU targets (H = 256, R = 1, B32 T512).
 GPU_TARGETS = {"forward_B1024_T2048_ms": 22.0, "bf16_tokens_per_s": 100e6,
                "train_B16_T4096_speedup_vs_lstm": 10.0, "train_B128_T40_ms": 1.2}
 CPU_TARGETS = {"forward_speed_vs_lstm": 0.12, "train_speed_vs_lstm": 0.12,
@@ -20,7 +20,7 @@ CPU_TARGETS = {"forward_speed_vs_lstm": 0.12, "train_speed_vs_lstm": 0.12,
 
 
 def gpu_targets(e5: list[dict], train: list[dict], mem: list[dict]) -> dict[str, Any]:
-    """Issue 5's targets for the best PR-LSTM backend (triton when present)."""
+    """The GPU targets for the best PR-LSTM backend (triton when present)."""
     def pick(rows: list[dict], model: str, dtype: str, **kv: int) -> dict | None:
         for r in rows:
             if r["model"] == model and r["dtype"] == dtype and r.get("ms") and all(
@@ -79,7 +79,7 @@ def gpu_targets(e5: list[dict], train: list[dict], mem: list[dict]) -> dict[str,
 
 
 def print_targets(res: dict[str, Any]) -> None:
-    print(f"\nIssue 5 targets ({res['model']}):")
+    print(f"\nGPU targets ({res['model']}):")
     for k, v in res.items():
         if isinstance(v, bool):
             print(f"  {'PASS' if v else 'FAIL'}  {k}")
@@ -89,10 +89,10 @@ def print_targets(res: dict[str, Any]) -> None:
             print(f"        {k} = {v}")
 
 
-# --------------------------------------------------------------------------------- issue 2
-def issue2(device: torch.device, hidden: int, R: int, batch: int, T: int,
-           budget_s: float) -> dict[str, Any]:
-    """CPU targets of issue 2: levelwise vs nn.LSTM speed, streaming step, saved memory."""
+# ----------------------------------------------------------------------------- CPU targets
+def cpu_targets(device: torch.device, hidden: int, R: int, batch: int, T: int,
+                budget_s: float) -> dict[str, Any]:
+    """The CPU targets: levelwise vs nn.LSTM speed, streaming step, saved memory."""
     torch.manual_seed(0)
     pr = PRLSTM(D_IN, hidden, refinements=R, backend="levelwise").to(device)
     lstm = nn.LSTM(D_IN, hidden, batch_first=True).to(device)
@@ -157,7 +157,7 @@ def issue2(device: torch.device, hidden: int, R: int, batch: int, T: int,
         "step_time_vs_lstmcell<=8": res["step_time_vs_lstmcell"] <= 8.0,
         "saved_memory_linear_in_T": abs(res["saved_memory_linearity"] - 1.0) <= 0.1,
     }
-    print(f"issue 2 (CPU, H={hidden}, R={R}, B={batch}, T={T}, "
+    print(f"CPU targets (H={hidden}, R={R}, B={batch}, T={T}, "
           f"{res['threads']} threads):")
     print(f"  forward      levelwise {res['pr_fwd_ms']:8.1f} ms  nn.LSTM "
           f"{res['lstm_fwd_ms']:8.1f} ms  speed {res['forward_speed_vs_lstm']:.3f}x (>= 0.12)")

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The cpu-analysis runs (issue 11): resumable — finished runs are skipped, killed ones resume.
+# The cpu-analysis runs: resumable — finished runs are skipped, killed ones resume.
 # Usage: results/cpu-analysis/sweep.sh [probe|merge|all]
 #   env: TASKS, SEEDS, WORKERS, VARIANTS, MODELS (probe; default "pr_lstm lstm"), EXTRA (more
 #   sweep flags, e.g. EXTRA="--lr-decay-fraction 0" for the constant-lr parity_check budget)
 # probe: trained pr_lstm and lstm for the probe / CKA analysis (cpu preset budget; the
 #        parity_check runs were trained before that preset gained its final lr decay).
 # all: probe and merge on parity_check, then probe on cycle_navigation (the order of value).
-# merge: the merge ablation of analysis.md §1 for pr_lstm (merge x R in {0,1}, + sequential);
+# merge: the merge ablation (docs/model.md#merge-variants) for pr_lstm (merge x R in {0,1}, + sequential);
 #        the gated R=1 tree runs are the probe runs. The full grid is
 #        TASKS="even_pairs modular_arithmetic parity_check cycle_navigation" SEEDS="0 1 2".
 set -euo pipefail

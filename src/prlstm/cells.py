@@ -1,13 +1,16 @@
-"""Leaf maps, merge cells and refinements (model.md §1–§3).
+"""Leaf maps, merge cells and refinements.
+
+Defined in docs/model.md#leaf-map, docs/model.md#merge-cell and docs/model.md#refinements.
 
 A *state* is a tuple of tensors with identical shapes ``(..., H)``: ``(h, c)`` for the
 ``lstm`` cell and ``(h,)`` for ``rnn`` and ``gru``. All maps act on any leading shape, so
 backends can combine whole batches of (left, right) pairs in one call.
 
 Linear weights use PyTorch's ``(out_features, in_features)`` layout with gates stacked in
-model.md's order: leaf ``[i|g|o]``, merge ``[i|g|o|f_L|f_R]``, refinement ``[i|g|o|f]``.
+the order of docs/model.md: leaf ``[i|g|o]``, merge ``[i|g|o|f_L|f_R]``, refinement ``[i|g|o|f]``.
 
-The merge variants of analysis.md §1 (``merge=``; leaf map, refinements and schedule unchanged):
+The merge variants of docs/model.md#merge-variants (``merge=``; leaf map, refinements and
+schedule unchanged):
 ``gated`` is the model's merge above; ``sum`` adds the children's states (no parameters);
 ``concat`` is one linear map of the concatenated children, no gates and no nonlinearity —
 ``[h; c] = W [h_L; h_R; c_L; c_R] + b`` (lstm, ``W`` (2H, 4H)) or ``h = W [h_L; h_R] + b`` (rnn).
@@ -38,7 +41,8 @@ class CombineCell(nn.Module):
         cell: ``"lstm"``, ``"rnn"`` or ``"gru"``.
         refinements: R >= 0 single-input cells after every merge (must be 0 for gru).
         bias: whether the linear maps have biases.
-        merge: ``"gated"``, ``"sum"`` or ``"concat"`` (analysis.md §1; gru: gated only).
+        merge: ``"gated"``, ``"sum"`` or ``"concat"`` (docs/model.md#merge-variants;
+            gru: gated only).
     """
 
     def __init__(
@@ -106,7 +110,7 @@ class CombineCell(nn.Module):
         return self._refine((F.relu(z),))
 
     def _plain_merge(self, left: State, right: State) -> State:
-        """The ungated merges of analysis.md §1 (``sum``, ``concat``), before refinements."""
+        """The ungated merges (``sum``, ``concat``), before refinements."""
         if self.merge_kind == "sum":
             return tuple(a + b for a, b in zip(left, right, strict=True))
         z = self.merge(torch.cat((*left[:1], *right[:1], *left[1:], *right[1:]), dim=-1))

@@ -1,4 +1,9 @@
-"""`prlstm demo`: run the three backends on one random batch, check they agree, time them."""
+"""`prlstm demo`: run every backend on one random batch, check they agree, time them.
+
+The five backends of ``prlstm.ops.BACKENDS`` (reference, levelwise, chunked, streaming, triton);
+``triton`` is skipped unless the batch is on CUDA and Triton is installed. ``nn.LSTM`` is timed
+alongside as a baseline.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Load weights in the reference implementation's layout (model.md, interop section).
+"""Load weights in the reference implementation's layout (docs/model.md#reference-weights).
 
 Each linear map is stored ``(in_features, out_features)`` with gates concatenated in the
 order ``leaf [i|g|o]``, ``merge [i|g|o|f_L|f_R]``, ``refine [i|g|o|f]``. Keys: ``leaf.w``,

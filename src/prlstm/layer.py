@@ -1,9 +1,9 @@
 """``PRLSTM``: the Parallel Recursive LSTM layer with an ``nn.LSTM``-like API.
 
-Each token is mapped to a state on its own (the leaf map); a learned combine merges two
-states; merges follow the fixed tree schedule of model.md §4, so every prefix state comes out
-in ``O(log T)`` rounds. ``forward`` runs the parallel scan, ``step`` streams one token at a
-time with identical outputs, ``prefill`` does the parallel pass and returns a stream state,
+Each token is mapped to a state on its own (the leaf map); a learned combine merges two states;
+merges follow the fixed tree schedule of docs/model.md#the-block-schedule, so every prefix state
+comes out in ``O(log T)`` rounds. ``forward`` runs the parallel scan, ``step`` streams one token
+at a time with identical outputs, ``prefill`` does the parallel pass and returns a stream state,
 and ``final_state`` computes only the last states with ``T - 1`` combines.
 """
 
@@ -137,7 +137,8 @@ class PRLSTM(nn.Module):
         cell: ``"lstm"`` (binary Tree-LSTM merge), ``"rnn"`` (ReLU merge) or ``"gru"``.
         refinements: R single-input cells after every merge (paper default 1; gru needs 0).
         num_layers: stacked PR layers; layer ``l > 0`` reads layer ``l - 1``'s hidden outputs.
-        schedule: ``"tree"`` (the model) or ``"sequential"`` (the ablation of model.md §5).
+        schedule: ``"tree"`` (the model) or ``"sequential"`` (the ablation of
+            docs/model.md#the-sequential-schedule).
         bias: linear maps with biases.
         dropout: dropout on the outputs of every layer but the last (training only).
         batch_first: ``x`` is ``(B, T, D)`` if True else ``(T, B, D)``; outputs follow.
@@ -146,7 +147,8 @@ class PRLSTM(nn.Module):
             exact three-phase chunked form), ``"streaming"`` or
             ``"triton"`` (fused GPU kernels; CPU only under ``TRITON_INTERPRET=1``).
         merge: ``"gated"`` (the model), ``"sum"`` or ``"concat"``: the merge ablations of
-            analysis.md §1 (lstm and rnn cells; gru is gated only; not on ``"triton"``).
+            docs/model.md#merge-variants (lstm and rnn cells; gru is gated only; not on
+            ``"triton"``).
 
     Example::
 

@@ -1,4 +1,4 @@
-"""The PR-LSTM tree schedule as plain index math (model.md §4).
+"""The PR-LSTM tree schedule as plain index math (docs/model.md#the-block-schedule).
 
 Everything here is pure Python on integers: which aligned blocks make up a prefix, how many
 combines each evaluation strategy performs, and the exact bracketing of every prefix state.

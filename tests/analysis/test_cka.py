@@ -1,4 +1,7 @@
-"""Facts about linear CKA and the unbiased minibatch estimator (analysis.md §3)."""
+"""Facts about linear CKA and the unbiased minibatch estimator.
+
+Defined in docs/experiments.md#state-similarity-cka.
+"""
 
 import numpy as np
 import pytest

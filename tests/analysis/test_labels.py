@@ -1,4 +1,7 @@
-"""Automaton labels agree with the tasks' own targets (analysis.md §2)."""
+"""Automaton labels agree with the tasks' own targets.
+
+The labels: docs/experiments.md#probing-the-automaton-state.
+"""
 
 import pytest
 import torch

@@ -2,7 +2,7 @@
 
 Checks that its models compute what the layer computes (including the Triton chunk-kernel
 variant, under the CPU interpreter), that E5 rows carry ratios against nn.LSTM, and that the
-issue-5 target summary picks the fastest PR-LSTM forward and reports every variant.
+GPU target summary picks the fastest PR-LSTM forward and reports every variant.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The merge ablations of analysis.md §1: definitions, backends, streaming and refusals."""
+"""The merge ablations of docs/model.md#merge-variants: definitions, backends, streaming,
+refusals."""
 
 import pytest
 import torch

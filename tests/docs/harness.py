@@ -1,17 +1,24 @@
 """Extract what a Markdown file tells a user to run, so that tests can check it.
 
+The files are the READMEs and every page of the documentation site (``docs/*.md``).
 Generic: it knows Markdown (fenced blocks, inline code spans, links), shell syntax and the
-command forms of this project, not the content of any particular README:
+command forms of this project, not the content of any particular page:
 
 * ``prlstm ...``: parsed by the real CLI parser (subcommand, flags and their values), not run;
+  a command quoted inline in running text may be partial (``prlstm train --resume``): its
+  subcommands and flags must exist, its required arguments may be left out; a span that is
+  only a program's name (``prlstm``) is a mention, not a command;
 * ``python path/script.py ...`` / ``python -m module ...``: the script or module exists and
-  every flag is one its argparse parser defines (read statically from its source);
+  every flag is one its argparse parser defines (read statically from its source); a module
+  from outside the repository must be importable (else the check is skipped);
 * ``bash path.sh``: the file exists; ``pip install -r FILE -e ".[extras]"``: FILE exists and
   each extra is defined in ``pyproject.toml``;
 * inline spans that are only flags (``--refinements 2``, ``... --schedule sequential``): each
   flag exists in the CLI or in a script the same file mentions;
-* fenced ``python`` blocks are run; blocks with ``>>>`` lines are run as doctests; a block
-  preceded by ``<!-- docs-test: skip -->`` is only compiled;
+* fenced ``python`` blocks are run (in a temporary directory; a block that needs an optional
+  package that is not installed is skipped with the package's name); blocks with ``>>>`` lines
+  are run as doctests; a block preceded by ``<!-- docs-test: skip -->`` is only compiled, and so
+  are the blocks of pages whose examples another test runs (:data:`PYTHON_RUN_ELSEWHERE`);
 * relative links and images point at files that exist.
 """
 
@@ -25,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP_MARK = "<!-- docs-test: skip -->"
+#: Pages whose Python blocks build on each other and are run, in one namespace, by another test.
+PYTHON_RUN_ELSEWHERE = {"docs/hf.md": "tests/hf/test_tools.py::test_docs_hf_md_python_blocks_run"}
 _FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
 _INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
@@ -39,6 +48,7 @@ class Item:
     kind: str
     text: str
     skip: bool = False
+    inline: bool = False  # quoted in running text rather than in a code block
 
     @property
     def id(self) -> str:
@@ -47,14 +57,15 @@ class Item:
 
 
 def doc_files() -> list[Path]:
-    """The Markdown files under test: README.md and every README.md below the repository root
-    (except tests and hidden folders)."""
+    """The Markdown files under test: README.md, every README.md below the repository root
+    (except tests and hidden folders) and every page of the documentation site, docs/*.md."""
     found = [ROOT / "README.md"]
     for path in sorted(ROOT.rglob("README.md")):
         rel = path.relative_to(ROOT)
         if path != ROOT / "README.md" and not any(p.startswith(".") or p in ("tests", "src")
                                                   for p in rel.parts[:-1]):
             found.append(path)
+    found += sorted((ROOT / "docs").glob("*.md"))
     return [p for p in found if p.is_file()]
 
 
@@ -82,10 +93,13 @@ def _commands(text: str) -> list[str]:
     return out
 
 
+PROGRAMS = ("prlstm", "python", "python3", "bash", "pip")
+
+
 def is_command(cmd: str) -> bool:
     """Whether a command line is one of the forms this harness checks."""
     first = cmd.split()[0] if cmd.split() else ""
-    return first in ("prlstm", "python", "python3", "bash", "pip")
+    return first in PROGRAMS
 
 
 def extract(path: Path) -> list[Item]:
@@ -103,7 +117,8 @@ def extract(path: Path) -> list[Item]:
                 body.append(lines[i])
                 i += 1
             text = "\n".join(body)
-            skip = previous.strip() == SKIP_MARK
+            skip = previous.strip() == SKIP_MARK or (lang == "python"
+                                                     and doc in PYTHON_RUN_ELSEWHERE)
             if any(b.lstrip().startswith(">>>") for b in body):
                 items.append(Item(doc, start, "doctest", text, skip))
             elif lang == "python":
@@ -120,8 +135,8 @@ def extract(path: Path) -> list[Item]:
             span = span.strip()
             if span.startswith("--") or span.startswith("... --"):
                 items.append(Item(doc, i + 1, "flags", span))
-            elif is_command(span):
-                items += [Item(doc, i + 1, "command", c) for c in _commands(span)]
+            elif is_command(span) and span not in PROGRAMS:
+                items += [Item(doc, i + 1, "command", c, inline=True) for c in _commands(span)]
         for target in _LINK.findall(line):
             if not re.match(r"^[a-z]+:|^#", target):
                 items.append(Item(doc, i + 1, "link", target))

@@ -1,4 +1,4 @@
-"""The §1 loss and accuracy, with benchmark.md §10.4 checks 65 and 66."""
+"""The loss and the masked accuracy of docs/benchmark.md#loss-and-accuracy."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _one_hot_logits(predictions: list[int], classes: int) -> torch.Tensor:
 
 
 def test_zero_logits_give_ln_c_per_position_including_padding() -> None:
-    """§10.4 item 65: stack_manipulation (C = 3) zero logits -> ln 3, padding included."""
+    """stack_manipulation (C = 3): zero logits give ln 3 per position, padding included."""
     task = tasks.get("stack_manipulation")
     batch = task.sample_batch(16, 7, seed=0)
     assert not bool(batch.mask.all()), "the batch should contain padding positions"
@@ -40,7 +40,7 @@ def test_loss_is_summed_over_classes_and_averaged_over_batch_and_positions() -> 
     ([1, 0, 0, 2, 0, 0, 0, 0], 0.75),
 ])
 def test_masked_accuracy_item_66(prediction: list[int], expected: float) -> None:
-    """§10.4 item 66: errors on padding are ignored (target of §10.1 item 24)."""
+    """Errors on padding are ignored (the target of stack_manipulation [0,1,1,0,4,2,2])."""
     task = tasks.get("stack_manipulation")
     targets, mask = task.targets(torch.tensor([[0, 1, 1, 0, 4, 2, 2]]))
     assert targets.tolist() == [[1, 1, 0, 2, 0, 0, 0, 0]]

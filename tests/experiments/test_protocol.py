@@ -1,4 +1,7 @@
-"""benchmark.md §10.4 items 67–70, as adapted by this project's decisions."""
+"""Training updates, clipping, the fixed test set and the score's range.
+
+As described in docs/benchmark.md#training and docs/benchmark.md#evaluation-and-score.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 9: in-range accuracy, out-of-range validation during training, lr decay, grad norms."""
+"""In-range accuracy, out-of-range validation during training, lr decay, grad norms."""
 
 from __future__ import annotations
 

@@ -310,3 +310,18 @@ def test_docs_hf_md_python_blocks_run(tmp_path, monkeypatch):
     for line, code in blocks:  # one namespace: later blocks continue earlier ones
         torch.manual_seed(0)
         exec(compile(code, f"docs/hf.md:{line}", "exec"), namespace)
+
+
+def test_generate_checks_the_mask_shape_and_values() -> None:
+    from tests.hf import helpers
+
+    model = helpers.model().eval()
+    ids = torch.tensor([[1, 2, 3, 4, 5], [1, 2, 3, 4, 5]])
+    with pytest.raises(ValueError, match=r"attention_mask must have the shape of input_ids "
+                                         r"\(2, 5\), got \(2, 4\)"):
+        model.generate(ids, attention_mask=torch.ones(2, 4, dtype=torch.long),
+                       max_new_tokens=2)
+    with pytest.raises(ValueError, match="attention_mask must hold only 0 and 1"):
+        model.generate(ids, attention_mask=torch.full((2, 5), 0.5), max_new_tokens=2)
+    with pytest.raises(ValueError, match="attention_mask must hold only 0 and 1"):
+        model(ids, attention_mask=torch.full((2, 5), 0.5))

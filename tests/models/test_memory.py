@@ -1,4 +1,7 @@
-"""Stack-RNN (benchmark.md §7.2) and Tape-RNN (§7.3, §10.4 item 75) memory semantics."""
+"""Memory semantics of the Stack-RNN and the Tape-RNN.
+
+Defined in docs/benchmark.md#stack-rnn and docs/benchmark.md#tape-rnn.
+"""
 
 from __future__ import annotations
 

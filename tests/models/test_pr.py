@@ -1,4 +1,4 @@
-"""PR-family benchmark models: a PRLSTM layer plus the model.md §6 readout."""
+"""PR-family benchmark models: a PRLSTM layer plus the readout of docs/model.md#readout."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The non-autoregressive protocol (benchmark.md §4.1; §10.4 items 61, 62, 64)."""
+"""The non-autoregressive protocol (docs/benchmark.md#the-input-and-output-protocol)."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def test_every_model_shapes(name: str, T: int, T_out: int) -> None:
 
 @pytest.mark.parametrize("name", list(SMALL))
 def test_eval_is_deterministic_and_batch_independent(name: str) -> None:
-    # §10.4 item 71 for our models: every model is deterministic in eval mode; and each
+    # Unlike the reference transformer, every model is deterministic in eval mode; and each
     # sequence's logits do not depend on the rest of the batch.
     torch.manual_seed(1)
     model = build(name, 2, 2, **SMALL[name]).eval()

@@ -1,4 +1,7 @@
-"""Registry: names, defaults, configs, errors, and the parameter counts of benchmark.md §7.7."""
+"""Registry: names, defaults, configs, errors, and the reference parameter counts.
+
+The counts are those of docs/benchmark.md#parameter-counts.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-# §7.7: even_pairs, so V = 2 (V' = 3) and C = 2; example.py's settings.
+# even_pairs, so V = 2 (V' = 3) and C = 2; the reference example's settings.
 @pytest.mark.parametrize(
     ("name", "hparams", "expected"),
     [
@@ -36,7 +39,7 @@ def test_parameter_counts_match_reference(name: str, hparams: dict, expected: in
 
 
 def test_defaults_are_the_benchmark_settings() -> None:
-    # The defaults alone reproduce the §7.7 rows (tape_rnn: example.py's M = 40).
+    # The defaults alone reproduce the reference counts (tape_rnn: the example's M = 40).
     assert n_params(build("rnn", 2, 2)) == 67_330
     assert n_params(build("stack_rnn", 2, 2)) == 72_205
     assert n_params(build("tape_rnn", 2, 2)) == 91_791

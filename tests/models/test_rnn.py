@@ -1,4 +1,4 @@
-"""RNN and LSTM baselines (benchmark.md §7.1) and causality of the recurrent cores."""
+"""RNN and LSTM baselines (docs/benchmark.md#rnn-and-lstm) and causality of the recurrent cores."""
 
 from __future__ import annotations
 

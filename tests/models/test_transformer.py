@@ -1,4 +1,7 @@
-"""Transformer encoder (benchmark.md §7.5) and positional encodings (§7.6, §10.4 items 71-73)."""
+"""Transformer encoder (docs/benchmark.md#transformer) and its positional encodings.
+
+See docs/benchmark.md#positional-encodings.
+"""
 
 from __future__ import annotations
 
@@ -113,7 +116,7 @@ def test_relative_shift() -> None:
 
 
 def naive_attention(layer: EncoderLayer, h: Tensor, encoding: str) -> Tensor:
-    """Attention written straight from §7.5-7.6, pair by pair, for comparison."""
+    """Attention written straight from the definitions, pair by pair, for comparison."""
     B, S, D = h.shape
     H, d = layer.num_heads, layer.head_dim
     q = layer.q(h).view(B, S, H, d)

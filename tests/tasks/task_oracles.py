@@ -1,5 +1,5 @@
 """Slow, straightforward per-sequence reference answers for all 15 tasks, written directly from
-benchmark.md §3 and independent of the vectorised implementations (test helper)."""
+docs/benchmark.md#the-15-tasks and independent of the vectorised implementations (test helper)."""
 
 from __future__ import annotations
 

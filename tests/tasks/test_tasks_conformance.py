@@ -1,4 +1,7 @@
-"""benchmark.md §10.1 (labels and targets), §10.2 (shapes, degenerate lengths, invariants)."""
+"""Hand-checked labels and targets, shapes, degenerate lengths and invariants of every task.
+
+See docs/benchmark.md#conformance-checks.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import torch
 
 from prlstm import tasks
 
-# §10.1: (row, task, options, input ids, expected target, expected mask or None = derived).
+# Worked examples: (row, task, options, input ids, expected target, expected mask or None =
+# derived).
 LABELS = [
     (1, "parity_check", [1, 0, 1, 1], [1], None),
     (2, "parity_check", [0, 1, 1, 1, 1], [0], None),
@@ -103,7 +107,7 @@ def test_odds_first_uses_code_order_not_docstring_order() -> None:
     assert got.tolist() != [[0, 1, 0, 0, 0, 1, 1, 1]]
 
 
-# §10.2 item 50: input lengths.
+# Input lengths.
 @pytest.mark.parametrize("name", tasks.names())
 def test_input_shape_is_b_by_l(name: str) -> None:
     task = tasks.get(name)
@@ -125,7 +129,7 @@ def test_modular_arithmetic_even_length_drops_one_token() -> None:
     assert torch.equal(even.inputs, odd.inputs)
 
 
-# §10.2 item 51: output shapes with B = 3, L = 5.
+# Output shapes with B = 3, L = 5.
 OUTPUT_SHAPES = {
     "stack_manipulation": (3, 6),
     "binary_addition": (3, 6),
@@ -141,7 +145,7 @@ CLASSES = {"stack_manipulation": 3, "binary_addition": 3, "binary_multiplication
            "bucket_sort": 5}
 SINGLE = ["even_pairs", "modular_arithmetic", "parity_check", "cycle_navigation",
           "modular_arithmetic_brackets", "solve_equation", "missing_duplicate_string"]
-SIZES = {  # §2 table: (V, C)
+SIZES = {  # (V, C), the table of docs/benchmark.md#the-15-tasks
     "even_pairs": (2, 2), "modular_arithmetic": (9, 5), "parity_check": (2, 2),
     "cycle_navigation": (3, 5), "stack_manipulation": (5, 3), "reverse_string": (2, 2),
     "modular_arithmetic_brackets": (11, 5), "solve_equation": (11, 5),
@@ -175,7 +179,7 @@ def test_output_length_formulas(name: str) -> None:
         assert task.output_length(t) == formulas.get(name, lambda _: 1)(t)
 
 
-# §10.2 item 52: degenerate short lengths.
+# Degenerate short lengths.
 def test_degenerate_solve_equation() -> None:
     task = tasks.get("solve_equation")
     for length in (1, 2):
@@ -240,7 +244,7 @@ def test_degenerate_reverse_and_sqrt_are_not_single_output() -> None:
         assert not task.single_output
 
 
-# §10.2 item 53: structural invariants.
+# Structural invariants.
 def test_solve_equation_invariants() -> None:
     task = tasks.get("solve_equation")
     for length in (3, 4, 5, 9, 17, 40, 101):

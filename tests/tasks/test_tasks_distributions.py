@@ -1,4 +1,7 @@
-"""benchmark.md §10.3: sampling distributions, with fixed seeds, >= 2e4 samples and 3σ bounds."""
+"""Sampling distributions, with fixed seeds, >= 2e4 samples and 3σ bounds.
+
+See docs/benchmark.md#conformance-checks.
+"""
 
 from __future__ import annotations
 

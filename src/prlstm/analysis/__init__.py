@@ -1,5 +1,7 @@
-"""The referee's experiments (analysis.md): CKA, automaton-state labels, prefix states,
+"""What the merge cell and the tree contribute: CKA, automaton-state labels, prefix states,
 linear probes, and ``analyze`` / ``write_analysis`` over saved runs (``prlstm analyze``).
+
+Definitions: docs/experiments.md#e3-what-the-merge-cell-and-the-tree-contribute.
 
 Not imported by ``import prlstm``; scikit-learn (the ``analysis`` extra) is imported only when
 a probe is fit, matplotlib only when plots are written.

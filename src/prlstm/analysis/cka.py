@@ -1,4 +1,4 @@
-"""Linear CKA and its unbiased minibatch estimator (analysis.md §3).
+"""Linear CKA and its unbiased minibatch estimator (docs/experiments.md#state-similarity-cka).
 
 ``linear_cka(X, Y)`` is Kornblith et al. (2019): centre every column, then
 ``‖Yᵀ X‖²_F / (‖Xᵀ X‖_F · ‖Yᵀ Y‖_F)``. ``minibatch_cka`` is Nguyen et al. (2021): the mean over

@@ -28,7 +28,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """Add ``analyze`` to the top-level ``prlstm`` parser."""
     p = subparsers.add_parser(
-        "analyze", help="merge table, probes and CKA from saved runs (analysis.md)",
+        "analyze", help="merge table, probes and CKA from saved runs",
         description="Merge-variant table, automaton-state probes and CKA from the runs under "
                     "RUNS_DIR (probes/CKA need the runs' final checkpoints).")
     p.add_argument("runs_dir", help="directory searched recursively for result.json")

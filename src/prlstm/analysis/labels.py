@@ -1,4 +1,6 @@
-"""Automaton-state labels per prefix for the regular tasks (analysis.md §2).
+"""Automaton-state labels per prefix for the regular tasks.
+
+Definitions: docs/experiments.md#probing-the-automaton-state.
 
 ``automaton_labels(task, inputs)`` gives, for token ids ``inputs`` (B, T), the state of the
 task's recognising automaton after every prefix ``x_0..x_t`` as int64 labels (B, T):
@@ -8,12 +10,12 @@ task's recognising automaton after every prefix ``x_0..x_t`` as int64 labels (B,
 * ``even_pairs``: ``2 · first symbol + current symbol`` (4 classes; the answer is whether
   the two differ).
 
-* ``modular_arithmetic`` (default modulus 5, token ids of :class:`ModularArithmetic`): a
-  label defined from the task's own left-to-right evaluation order, which analysis.md §2
+* ``modular_arithmetic`` (default modulus 5, token ids of :class:`ModularArithmetic`): a label
+  defined from the task's own left-to-right evaluation order, which the experiment's definition
   leaves to us — the value mod 5 of the longest prefix that is a complete expression, i.e. of
   ``x_0..x_t`` at a digit position and of ``x_0..x_{t-1}`` at an operator position (5 classes).
-  It is a function of the finite evaluator state (finished sum of terms, running signed
-  product, both mod 5), not that state itself.
+  It is a function of the finite evaluator state (finished sum of terms, running signed product,
+  both mod 5), not that state itself.
 ``answer(task, label)`` maps the label at the last position to the task's answer, which is
 how the tests tie the labels to the tasks' own ``targets()``.
 """

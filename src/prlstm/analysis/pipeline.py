@@ -1,4 +1,6 @@
-"""``analyze(runs_dir)``: the referee's experiments (analysis.md) from saved runs.
+"""``analyze(runs_dir)``: the merge table, probes and CKA from saved runs.
+
+Definitions: docs/experiments.md#e3-what-the-merge-cell-and-the-tree-contribute.
 
 * merge table — every ``pr_*`` run's score and in-range accuracy, grouped by variant
   (merge, R, schedule) and task, mean ± std over seeds;

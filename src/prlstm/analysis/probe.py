@@ -1,4 +1,5 @@
-"""Linear probes of the automaton state (analysis.md §2), with scikit-learn.
+"""Linear probes of the automaton state (docs/experiments.md#probing-the-automaton-state),
+with scikit-learn.
 
 A multinomial logistic regression on standardised hidden states is fit on positions inside
 the training range (t < 40) of one half of the sequences and scored, per position bucket, on
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from torch import Tensor
 
-#: Position buckets [start, end) of analysis.md §2.
+#: Position buckets [start, end) of the probes.
 BUCKETS: tuple[tuple[int, int], ...] = ((0, 40), (40, 100), (100, 250), (250, 500))
 
 

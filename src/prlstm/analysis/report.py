@@ -79,14 +79,15 @@ def cka_markdown(data: dict[str, Any], kind: str = "linear") -> str:
 def markdown(data: dict[str, Any]) -> str:
     s = data["settings"]
     return "\n\n".join([
-        "# The referee's experiments (analysis.md)", *budget_lines(data),
+        "# Merge variants, probes and state similarity", *budget_lines(data),
         "## Merge variants (score over test lengths 41..500, in-range accuracy over 1..40)",
         "Cells: mean ± sample std over seeds, in %.", merge_markdown(data),
         "## Probe accuracy of the automaton state per position bucket",
         f"Logistic regression (scikit-learn, standardised, random_state={s['seed']}) fit on "
         f"{s['probe_fit_positions']}, scored on {s['probe_test']}; test set: the "
         f"{s['num_lengths']} longest lengths of the fixed evaluation set. Cells: mean ± std "
-        "over seeds, in %. Labels (analysis.md §2): parity_check, ones so far mod 2; "
+        "over seeds, in %. Labels (docs/experiments.md#probing-the-automaton-state): "
+        "parity_check, ones so far mod 2; "
         "cycle_navigation, position on the 5-cycle; even_pairs, (first, current) symbol; "
         "modular_arithmetic — our definition, from the task's own left-to-right evaluation "
         "order — the value mod 5 of the longest prefix that is a complete expression.",

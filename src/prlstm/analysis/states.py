@@ -1,4 +1,7 @@
-"""Hidden states at every prefix, on the benchmark's fixed test set (analysis.md §2, §3).
+"""Hidden states at every prefix, on the benchmark's fixed test set.
+
+Used by the probes and CKA: docs/experiments.md#probing-the-automaton-state and
+docs/experiments.md#state-similarity-cka.
 
 The fixed test set is the one :mod:`prlstm.experiments.evaluate` scores: sub-batch ``j`` of
 length ``l`` is drawn with ``eval_batch_seed(config, l, j)``, identical for every model and

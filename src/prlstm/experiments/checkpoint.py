@@ -148,12 +148,16 @@ def _plain_file(root: Path, name: Any, manifest: Path) -> Path:
         raise CheckpointError(f"checkpoint manifest {manifest} names {name!r}: expected a plain "
                               "file name inside the run directory")
     file = root / name
-    if file.is_symlink():
-        raise CheckpointError(f"checkpoint file {file} is a symbolic link: expected a regular "
-                              "file inside the run directory")
+    _not_a_link(file, "checkpoint file")
     if not file.is_file():
         raise CheckpointError(f"checkpoint file {file} is missing")
     return file
+
+
+def _not_a_link(path: Path, what: str) -> None:
+    if path.is_symlink():
+        raise CheckpointError(f"{what} {path} is a symbolic link: expected a regular file "
+                              "inside the run directory")
 
 
 def _check_fields(manifest: dict[str, Any], path: Path) -> None:
@@ -181,9 +185,7 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     plain and present inside ``run_dir``, checksums matching)."""
     root = Path(run_dir)
     path = root / MANIFEST
-    if path.is_symlink():
-        raise CheckpointError(f"checkpoint manifest {path} is a symbolic link: expected a "
-                              "regular file inside the run directory")
+    _not_a_link(path, "checkpoint manifest")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint in {root} ({MANIFEST} not found)")
     try:

@@ -1,11 +1,11 @@
 """``RunConfig``: everything that defines one training + evaluation run, with a JSON round trip.
 
-Defaults follow the protocol (benchmark.md §5, §6; experiments.md E1): Adam with a constant
-learning rate 1e-3, global-norm clipping at 1.0, batch 128, a uniform curriculum over training
-lengths 1..N = 40, evaluation at every length 1..M = 500 with 512 sequences per length in
-sub-batches of 64 drawn from a fixed evaluation seed (1) that does not depend on the training
-seed. ``steps`` counts optimiser updates (the reference code performs ``steps + 1``; this
-project does exactly ``steps``).
+Defaults follow the protocol (docs/benchmark.md#training and
+docs/benchmark.md#evaluation-and-score): Adam with a constant learning rate 1e-3, global-norm
+clipping at 1.0, batch 128, a uniform curriculum over training lengths 1..N = 40, evaluation at
+every length 1..M = 500 with 512 sequences per length in sub-batches of 64 drawn from a fixed
+evaluation seed (1) that does not depend on the training seed. ``steps`` counts optimiser
+updates (the reference code performs ``steps + 1``; this project does exactly ``steps``).
 """
 
 from __future__ import annotations

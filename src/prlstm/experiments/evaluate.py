@@ -1,4 +1,4 @@
-"""Range evaluation and the score (benchmark.md §6, with this project's decisions).
+"""Range evaluation and the score (docs/benchmark.md#evaluation-and-score).
 
 For every length ``l = 1..M`` the fixed test set holds ``eval_per_length`` sequences in
 sub-batches of ``eval_batch_size``; sub-batch ``j`` of length ``l`` is sampled with a seed derived

@@ -1,4 +1,4 @@
-"""The benchmark's loss and accuracy (benchmark.md §1).
+"""The benchmark's loss and accuracy (docs/benchmark.md#loss-and-accuracy).
 
 * Loss: cross-entropy of the logits against the target class, summed over the class axis and
   averaged over the batch and every output position, **padding positions included** (the model

@@ -1,4 +1,7 @@
-"""PNG plots from saved results (matplotlib, Agg backend; experiments.md E4 and E6).
+"""PNG plots from saved results (matplotlib, Agg backend).
+
+They draw E4 and E6: docs/experiments.md#e4-training-time and
+docs/experiments.md#e6-accuracy-vs-length.
 
 * ``accuracy_<task>.png``: accuracy at every evaluated length, a panel per model (shared axes)
   with a line per run (seed, lr and score in the legend), the training range 1..N shaded.

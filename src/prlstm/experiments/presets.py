@@ -1,4 +1,4 @@
-"""Budget presets (experiments.md "Budgets"): one protocol at three sizes.
+"""Budget presets (docs/benchmark.md#presets): one protocol at several sizes.
 
 Every preset keeps the protocol's shape — Adam, constant lr 1e-3, clipping 1.0, batch 128,
 uniform curriculum over 1..40, accuracy at every length up to M, score over 41..M — and shrinks
@@ -8,7 +8,7 @@ only what costs time. Any field can still be overridden (CLI flags / ``make_conf
 updates, training lengths 1..5, evaluation to M = 12 with 8 sequences per length. It checks the
 plumbing, not learning.
 
-``cpu`` — the main job on 2 CPU cores, designed (issue 9) so that its story does not hang on
+``cpu`` — the main job on 2 CPU cores, designed so that its story does not hang on
 one seed: parity_check and cycle_navigation × pr_lstm and lstm with seeds 0, 1, 2, plus the
 transformer (seed 0), in two worker processes with one torch thread each, about 15 minutes in
 all on this project's 2-core machine. Measured there (one thread, H = 128, no contention): a
@@ -40,7 +40,7 @@ evaluating lengths 1..500 with 16 sequences per length costs ≈12 s, ≈4 s and
   same test set for every model: the score, a mean over 460 lengths, still has a standard
   error below 1 point; per-length curves are noisier (±12 points at chance level).
 
-``cpu-full`` — the paper's whole table at a CPU budget (issue 10): all 15 tasks × pr_lstm, rnn,
+``cpu-full`` — the paper's whole table at a CPU budget: all 15 tasks × pr_lstm, rnn,
 lstm, transformer, stack_rnn, tape_rnn, seeds 0, 1, 2 on the regular tasks and 0, 1 elsewhere
 (204 runs), the ``cpu`` preset's protocol otherwise (H = 128, final 10 % lr decay, validation —
 every 250 steps here —, 16 test sequences per length). Steps per model were chosen from
@@ -143,6 +143,14 @@ class Preset:
         return self.model_lrs.get(model, self.lrs)
 
 
+def _cpu_run(steps: int, log_every: int, ckpt_every: int, val_every: int) -> dict[str, Any]:
+    """The CPU presets' run settings: a final 10 % lr decay, 16 test sequences per length in
+    one sub-batch, validation every ``val_every`` updates."""
+    return {"steps": steps, "lr_decay_fraction": 0.1, "eval_per_length": 16,
+            "eval_batch_size": 16, "log_every": log_every, "ckpt_every": ckpt_every,
+            "val_every": val_every}
+
+
 _SMALL_TRANSFORMER = {"embedding_dim": 16, "num_layers": 1, "num_heads": 2, "ff_size": 32}
 
 FAIR_TASKS = ("parity_check", "cycle_navigation", "modular_arithmetic", "bucket_sort",
@@ -174,8 +182,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "cpu": Preset(
         name="cpu",
-        run={"steps": 2000, "lr_decay_fraction": 0.1, "eval_per_length": 16,
-             "eval_batch_size": 16, "log_every": 25, "ckpt_every": 250, "val_every": 100},
+        run=_cpu_run(steps=2000, log_every=25, ckpt_every=250, val_every=100),
         hparams={"hidden_size": 128},
         per_model={"lstm": {"steps": 3500}, "rnn": {"steps": 3500},
                    "transformer": {"steps": 1000}},
@@ -186,8 +193,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "cpu-full": Preset(
         name="cpu-full",
-        run={"steps": 5000, "lr_decay_fraction": 0.1, "eval_per_length": 16,
-             "eval_batch_size": 16, "log_every": 50, "ckpt_every": 500, "val_every": 250},
+        run=_cpu_run(steps=5000, log_every=50, ckpt_every=500, val_every=250),
         hparams={"hidden_size": 128},
         per_model={"pr_lstm": {"steps": 2000}, "tape_rnn": {"steps": 3000},
                    "transformer": {"steps": 800}},
@@ -199,8 +205,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "cpu-ablations": Preset(
         name="cpu-ablations",
-        run={"steps": 2000, "lr_decay_fraction": 0.1, "eval_per_length": 16,
-             "eval_batch_size": 16, "log_every": 50, "ckpt_every": 500, "val_every": 250},
+        run=_cpu_run(steps=2000, log_every=50, ckpt_every=500, val_every=250),
         hparams={"hidden_size": 128},
         per_model={"pr_rnn": {"steps": 5000}},
         tasks=(*REGULAR_TASKS, "bucket_sort", "missing_duplicate_string"),
@@ -214,8 +219,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "cpu-fair": Preset(
         name="cpu-fair",
-        run={"steps": 2000, "lr_decay_fraction": 0.1, "eval_per_length": 16,
-             "eval_batch_size": 16, "log_every": 50, "ckpt_every": 500, "val_every": 100},
+        run=_cpu_run(steps=2000, log_every=50, ckpt_every=500, val_every=100),
         hparams={"hidden_size": 128},
         per_task={"bucket_sort": {"steps": 1000}},
         tasks=FAIR_TASKS,

@@ -1,6 +1,6 @@
 """Published scores (1M training steps) to show beside ours — marked "published", never measured.
 
-Sources (shared/spec/experiments.md):
+Sources (docs/experiments.md#published-scores):
 - ``NNCH``: Delétang et al., "Neural Networks and the Chomsky Hierarchy" (ICLR 2023), maximum
   over 10 seeds × 3 learning rates, as re-quoted in DeltaFormer (Xu et al.), Table 5; plus the
   transformer's 61.9 on cycle_navigation from the NNCH text.

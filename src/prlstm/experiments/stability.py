@@ -1,8 +1,8 @@
 """End-of-training stability: does the final step land in a loss spike?
 
 The protocol evaluates the *final* weights, so a loss spike in the last logged windows can turn
-a run that had generalised into a failure (issue 9). This module reads a run's
-``train_log.csv`` and summarises its last quarter: the final window's training accuracy
+a run that had generalised into a failure (seen in results/loss_spikes.md). This module reads
+a run's ``train_log.csv`` and summarises its last quarter: the final window's training accuracy
 against the best window of the last quarter, the number of window-to-window drops of more than
 ``drop`` (accuracy points), the largest pre-clipping gradient norm, and the validation score at
 the end against the best one seen. ``python -m prlstm.experiments.stability DIR ...`` prints a

@@ -1,4 +1,6 @@
-"""Training (benchmark.md §5): Adam at a constant lr, global-norm clipping, uniform curriculum.
+"""Training: Adam at a constant lr, global-norm clipping, uniform curriculum.
+
+The protocol is docs/benchmark.md#training.
 
 Two additions that the protocol's default leaves off: ``lr_decay_fraction`` (a linear decay of the
 lr over the last updates, used by the small-budget presets only) and ``val_every`` (a small

@@ -7,7 +7,8 @@ values are those of its training batch, computed before the update); ``grad_norm
 over the same updates; ``lr`` is the learning rate of the row's update; ``val_score`` is the
 mean accuracy on the out-of-range validation slice after that update, empty on rows where
 validation did not run. ``wall_seconds`` is the training time so far without the first update
-of each session (warm-up: allocation, caches, CUDA context), as in experiments.md E4;
+of each training process (warm-up: allocation, caches, CUDA context), as in E4
+(docs/experiments.md#e4-training-time);
 validation time is not included. Rows are appended and flushed as training goes; on resume,
 rows past the checkpoint's step are dropped so the log matches an uninterrupted run. Logs
 written before the last four columns existed still read (those columns read as NaN).

@@ -25,7 +25,7 @@ _BASE_KWARGS = {
 class PRLSTMConfig(PreTrainedConfig):
     """Configuration of a PR-LSTM causal LM (keyword-only; unknown fields raise).
 
-    Args:
+    Attributes:
         vocab_size: number of token ids.
         hidden_size: H, the PR layers' state size.
         embedding_size: token embedding width (default: ``hidden_size``); when it differs,

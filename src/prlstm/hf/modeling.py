@@ -237,11 +237,11 @@ class PRLSTMForCausalLM(PRLSTMPreTrainedModel, GenerationMixin):
         if tuple(attention_mask.shape) != shape:
             raise ValueError(f"attention_mask must have the shape of input_ids {shape}, got "
                              f"{tuple(attention_mask.shape)}")
-        m = attention_mask.long()
         if _compiling():
-            return (1 - m).sum(1)
-        if bool(((m != 0) & (m != 1)).any()):
+            return (1 - attention_mask.long()).sum(1)
+        if bool(((attention_mask != 0) & (attention_mask != 1)).any()):  # before any cast
             raise ValueError("attention_mask must hold only 0 and 1")
+        m = attention_mask.long()
         if bool((m[:, 1:] < m[:, :-1]).any()):
             raise ValueError("attention_mask has a 0 after a 1: right padding (or a gap) is "
                              "not supported; PR-LSTM needs left padding (tokenizer "
@@ -493,6 +493,7 @@ class PRLSTMForCausalLM(PRLSTMPreTrainedModel, GenerationMixin):
         if value("output_attentions"):
             refuse("output_attentions=True", "PR-LSTM has no attention weights")
         mask = named.get("attention_mask")
+        _check_generate_mask(mask, named.get("inputs"), named.get("input_ids"))
         if isinstance(mask, Tensor) and mask.dim() == 2 and mask.shape[1] > 1 \
                 and bool((mask[:, 1:].long() < mask[:, :-1].long()).any()):
             refuse("right padding", "PR-LSTM needs left padding (tokenizer "
@@ -567,3 +568,19 @@ class PRLSTMForCausalLM(PRLSTMPreTrainedModel, GenerationMixin):
         if n > width:
             raise ValueError(f"the cache has consumed {seen} columns; {name} must hold the "
                              f"{n} after them, got {width}")
+
+
+def _check_generate_mask(mask: object, *ids: object) -> None:
+    """``generate``'s ``attention_mask``: a 2-D tensor of 0s and 1s shaped like the ids."""
+    if mask is None:
+        return
+    if not isinstance(mask, Tensor) or mask.dim() != 2:
+        raise ValueError(f"attention_mask must be a (batch, length) tensor, got "
+                         f"{getattr(mask, 'shape', type(mask).__name__)}")
+    for given in ids:
+        if isinstance(given, Tensor) and given.dim() == 2 and not given.is_floating_point() \
+                and given.shape != mask.shape:
+            raise ValueError(f"attention_mask must have the shape of input_ids "
+                             f"{tuple(given.shape)}, got {tuple(mask.shape)}")
+    if bool(((mask != 0) & (mask != 1)).any()):
+        raise ValueError("attention_mask must hold only 0 and 1")

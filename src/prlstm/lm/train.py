@@ -277,7 +277,7 @@ def train_lm(cfg: LMConfig, run_dir: str | Path, progress: bool = True,
     """Train (or resume) a run; returns the summary so far (also in ``summary.json``).
 
     ``until``: stop (with a checkpoint) once that many steps are done, e.g. to time-box a
-    session; calling again resumes exactly (same batches, same optimizer state).
+    process; calling again resumes exactly (same batches, same optimizer state).
 
     Raises:
         DirectoryLocked: another process is training in ``run_dir``.

@@ -1,21 +1,21 @@
 """The benchmark's model zoo, by name.
 
 Every model is a :class:`~prlstm.models.protocol.BenchmarkModel`: a core wrapped in the
-non-autoregressive protocol of benchmark.md §4.1, called as
+non-autoregressive protocol of docs/benchmark.md#the-input-and-output-protocol, called as
 ``model(inputs (B, T) token ids, output_length=T_out) -> logits (B, T_out, C)``.
 
 ======================  =====================================================================
 name                    core
 ======================  =====================================================================
 ``pr_lstm``             PR-LSTM layer (Tree-LSTM merge) + ``Linear(relu(h_t))``; option
-                        ``merge="sum"|"concat"`` selects the ablations of analysis.md §1
+                        ``merge="sum"|"concat"`` selects the merge variants
 ``pr_rnn``              PR layer with the ReLU merge + ``Linear(relu(h_t))`` (``merge`` too)
 ``pr_gru``              PR layer with the GRU merge (no refinements) + ``Linear(relu(h_t))``
 ``rnn``                 ReLU vanilla RNN (two biases) + ``Linear(relu(h_t))``
 ``lstm``                LSTM, gates (i, g, f, o), forget bias +1 + ``Linear(relu(h_t))``
-``stack_rnn``           RNN controller with a soft stack (§7.2) + ``Linear(relu(h_t))``
-``tape_rnn``            RNN controller with a circular tape and input-length jumps (§7.3)
-``transformer``         post-LN transformer encoder (§7.5, §7.6) + ``Linear(h_t)``
+``stack_rnn``           RNN controller with a soft stack + ``Linear(relu(h_t))``
+``tape_rnn``            RNN controller with a circular tape and input-length jumps
+``transformer``         post-LN transformer encoder + ``Linear(h_t)``
 ``mingru``, ``minlstm``  minGRU / minLSTM (Feng et al. 2024), log-space parallel scan
 ``linear_rnn``          diagonal input-dependent linear recurrence, eigenvalues in (0, 1) or
                         (-1, 1) (Grazzi et al. 2024)

@@ -106,7 +106,8 @@ def register(name: str, factory: Callable[..., nn.Module] | ModelSpec,
         factory: see the module doc; or a :class:`ModelSpec`.
         hparams: default hyper-parameters (JSON values); ``None`` reads the factory's
             keyword defaults.
-        description, source: shown by ``prlstm models``.
+        description: one line shown by ``prlstm models``.
+        source: where the model comes from, shown by ``prlstm models``.
         replace: allow re-registering ``name``.
 
     Returns:

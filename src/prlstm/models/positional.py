@@ -1,4 +1,4 @@
-"""Positional encodings of the transformer baseline (benchmark.md §7.6).
+"""Positional encodings of the transformer baseline (docs/benchmark.md#positional-encodings).
 
 - ``none``: no positional information.
 - ``sin_cos``: ``[sin(p·ω_0..ω_{D/2-1}), cos(p·ω_0..ω_{D/2-1})]`` (concatenated, not

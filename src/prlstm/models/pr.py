@@ -1,7 +1,7 @@
 """PR-LSTM family cores for the benchmark: ``pr_lstm``, ``pr_rnn``, ``pr_gru``.
 
 Core = one :class:`prlstm.layer.PRLSTM` layer over the one-hot inputs, then the readout of
-model.md §6, ``logits_t = W_out relu(h_t) + b_out``, at every position.
+docs/model.md#readout, ``logits_t = W_out relu(h_t) + b_out``, at every position.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ class PRCore(nn.Module):
         refinements: R (must be 0 for gru).
         schedule: ``"tree"`` or ``"sequential"``.
         backend: the layer's scan backend (``"auto"`` picks).
-        merge: ``"gated"``, ``"sum"`` or ``"concat"`` (analysis.md §1; lstm and rnn cells).
+        merge: ``"gated"``, ``"sum"`` or ``"concat"`` (docs/model.md#merge-variants;
+            lstm and rnn cells).
 
     ``forward(x (B, S, V'), input_length=None) -> logits (B, S, C)``.
     """

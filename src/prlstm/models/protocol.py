@@ -1,4 +1,6 @@
-"""The benchmark's non-autoregressive input/output protocol (benchmark.md §4.1, k = 0).
+"""The benchmark's non-autoregressive input/output protocol (k = 0).
+
+docs/benchmark.md#the-input-and-output-protocol describes it.
 
 A *core* maps a one-hot sequence ``x`` of shape ``(B, S, V')`` to per-position logits
 ``(B, S, C)`` and is called as ``core(x, input_length=T)``. :class:`BenchmarkModel` wraps a
@@ -7,7 +9,8 @@ one-hot encodes the whole sequence with width ``V' = V + 1`` and keeps the logit
 ``T_out`` positions, so a sequence model must emit every output after reading all its input.
 
 The module also holds the Haiku-style initialisers that the baseline models share
-(benchmark.md §7: truncated normal with σ = 1/√fan_in for Linear weights, zero biases).
+(docs/benchmark.md#initialisation: truncated normal with σ = 1/√fan_in for Linear weights,
+zero biases).
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def _positive_int(name: str, value: object) -> int:
 
 
 class BenchmarkModel(nn.Module):
-    """A benchmark model: a core wrapped in the §4.1 protocol (no computation steps, k = 0).
+    """A benchmark model: a core wrapped in the benchmark's protocol (no computation steps, k = 0).
 
     Args:
         core: module called as ``core(x (B, S, V + 1), input_length=T) -> (B, S, C)``, or as
@@ -155,7 +158,7 @@ class BenchmarkModel(nn.Module):
         return seq
 
     def forward(self, inputs: Tensor, output_length: int) -> Tensor:
-        """Run the §4.1 protocol.
+        """Run the protocol.
 
         Args:
             inputs: ``(B, T)`` token ids in ``[0, V)`` (or ``(B, T, V)`` float one-hots).

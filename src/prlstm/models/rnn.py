@@ -1,4 +1,4 @@
-"""Baseline recurrent cores of the benchmark (benchmark.md §7.1): ReLU vanilla RNN and LSTM.
+"""Baseline recurrent cores of the benchmark (docs/benchmark.md#rnn-and-lstm): ReLU RNN and LSTM.
 
 Both mirror the reference (Haiku) cores and are unrolled from a zero state, one token per
 step, with the readout ``Linear(relu(h_t))`` at every step:
@@ -153,7 +153,8 @@ class LSTM(nn.Module):
 
 
 class Controller(nn.Module):
-    """The ReLU vanilla-RNN controller of the memory-augmented baselines (§7.2, §7.3).
+    """The ReLU vanilla-RNN controller of the memory-augmented baselines
+    (Stack-RNN, Tape-RNN).
 
     Its input at step t is ``[x_t, r_t]``: the token and what it reads from memory. The
     token part of the input projection is computed for all steps at once

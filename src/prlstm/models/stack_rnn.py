@@ -1,4 +1,4 @@
-"""Stack-RNN baseline (benchmark.md §7.2; Joulin and Mikolov, 2015), one stack.
+"""Stack-RNN baseline (docs/benchmark.md#stack-rnn; Joulin and Mikolov, 2015), one stack.
 
 State: a stack of ``stack_size`` cells of width ``stack_cell_size`` (index 0 is the top),
 starting at zero, plus the controller's hidden state. Each step:

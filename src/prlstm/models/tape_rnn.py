@@ -1,4 +1,6 @@
-"""Tape-RNN baseline (benchmark.md §7.3; the reference's ``TapeInputLengthJumpCore``), one tape.
+"""Tape-RNN baseline (docs/benchmark.md#tape-rnn), one tape.
+
+The reference calls it ``TapeInputLengthJumpCore``.
 
 State: a circular tape of ``memory_size`` (M) cells of width ``memory_cell_size`` (index 0 is
 the head), starting at zero, plus the controller's hidden state. Each step:

@@ -1,4 +1,4 @@
-"""Transformer-encoder baseline (benchmark.md §7.5), non-causal, post-LayerNorm.
+"""Transformer-encoder baseline (docs/benchmark.md#transformer), non-causal, post-LayerNorm.
 
 - Embedding: bias-free Linear on the one-hot input (truncated normal, σ = 0.02), times √D.
 - ``sin_cos`` only: add the sinusoid table, then dropout; other encodings add nothing and

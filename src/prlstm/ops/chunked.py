@@ -1,4 +1,4 @@
-"""Chunked evaluation of the tree scan (model.md §4): exact, in three phases.
+"""Chunked evaluation of the tree scan (docs/model.md#chunked-form): exact, in three phases.
 
 With chunk size ``C = 2**k``: (1) an up-sweep inside every aligned chunk gives its in-chunk
 block roots and the chunk's root; (2) the same scan over the chunk roots gives the prefix

@@ -16,7 +16,10 @@ def at(state: State, t: int) -> State:
 
 
 def sequential_scan(combine: Combine, leaves: State) -> State:
-    """The ``sequential`` ablation schedule: ``S_t = S_{t-1} ⊕ x_t`` (model.md §5)."""
+    """The ``sequential`` ablation schedule: ``S_t = S_{t-1} ⊕ x_t``.
+
+    Defined in docs/model.md#the-sequential-schedule.
+    """
     import torch
 
     n = leaves[0].shape[1]

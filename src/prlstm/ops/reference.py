@@ -1,4 +1,4 @@
-"""The reference backend: model.md §4 written down literally.
+"""The reference backend: docs/model.md#the-block-schedule written down literally.
 
 ``S_t`` is the left fold of the block roots named by the set bits of ``t + 1``; a block root
 is the balanced tree over its aligned block. Roots are memoised so each one is computed once.

@@ -1,4 +1,4 @@
-"""The streaming backend: the binary-counter form of the schedule (model.md §4).
+"""The streaming backend: the binary-counter form of the schedule (docs/model.md#streaming).
 
 The stream keeps a stack of entries ``(size, root, fold)``: an aligned block's root and the
 fold of every block up to and including it (= the output at the block's last position).

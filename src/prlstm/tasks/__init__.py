@@ -1,4 +1,6 @@
-"""The 15 formal-language tasks of the length-generalisation benchmark (benchmark.md §2–§3).
+"""The 15 formal-language tasks of the length-generalisation benchmark.
+
+Defined in docs/benchmark.md#the-15-tasks.
 
 >>> from prlstm import tasks
 >>> task = tasks.get("parity_check")

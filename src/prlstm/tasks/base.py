@@ -1,9 +1,10 @@
 """Shared machinery of the formal-language tasks: :class:`Task`, :class:`Batch`, validation, RNG.
 
 A task maps a batch of token-id sequences ``inputs`` of shape (B, T) to ``targets`` of shape
-(B, T_out) and an accuracy ``mask`` of the same shape (benchmark.md §1–§2). Every task's target
-is a deterministic function of its input, exposed as :meth:`Task.targets`; :meth:`Task.sample_batch`
-draws inputs and then calls :meth:`Task.targets`, so the two can never disagree.
+(B, T_out) and an accuracy ``mask`` of the same shape (docs/benchmark.md#the-task-interface).
+Every task's target is a deterministic function of its input, exposed as :meth:`Task.targets`;
+:meth:`Task.sample_batch` draws inputs and then calls :meth:`Task.targets`, so the two can
+never disagree.
 
 Subclasses implement two hooks, both on numpy arrays:
 
@@ -117,7 +118,8 @@ def full_mask(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def mask_through_terminator(targets: np.ndarray,
                             terminator: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Mask positions up to and including the first ``terminator`` of each row (benchmark §1).
+    """Mask positions up to and including the first ``terminator`` of each row
+    (docs/benchmark.md#loss-and-accuracy).
 
     Every row must contain the terminator (the tasks that use this always emit one).
     """
@@ -127,7 +129,7 @@ def mask_through_terminator(targets: np.ndarray,
 
 
 class Task:
-    """A formal-language task of benchmark.md §3.
+    """A formal-language task of docs/benchmark.md#the-15-tasks.
 
     Attributes:
         name: registry name, e.g. ``"parity_check"``.

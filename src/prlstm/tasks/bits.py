@@ -57,7 +57,8 @@ def sample_nonzero_parts(batch_size: int, length: int, parts: list[np.ndarray],
 
 
 def sample_binary_operands(batch_size: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    """Inputs of binary_addition / binary_multiplication (benchmark.md §3.12), (B, T = L).
+    """Inputs of binary_addition / binary_multiplication (docs/benchmark.md#binary_addition),
+    (B, T = L).
 
     L <= 2: ``LE(n, L)`` with n ~ U{0..2^L−2} and no separator. L >= 3: ``LE(a, ℓa) ‖ 2 ‖
     LE(b, ℓb)`` with ℓa ~ U{1..L−2}, ℓb = L−1−ℓa, a ~ U{1..2^ℓa−1} and b ~ U{1..2^ℓb−1}.

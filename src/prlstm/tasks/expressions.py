@@ -1,6 +1,7 @@
 """Fully bracketed modular expressions, shared by modular_arithmetic_brackets and solve_equation.
 
-:func:`generate_expression` is the recursive generator ``E(n)`` of benchmark.md §3.7: a string of
+:func:`generate_expression` is the recursive generator ``E(n)`` of
+docs/benchmark.md#modular_arithmetic_brackets: a string of
 exactly ``n`` tokens and its value mod m. :func:`evaluate_expression` parses such a string back
 (with an optional variable leaf) and returns its value; tasks compute targets with it, so a
 target is always a function of the input ids alone.
@@ -40,7 +41,9 @@ class ExpressionTokens:
 
 def generate_expression(n: int, tokens: ExpressionTokens, mult: bool,
                         uniforms: Sequence[float], start: int = 0) -> tuple[list[int], int, int]:
-    """Draw ``E(n)`` (benchmark.md §3.7) from a stream of uniforms in [0, 1).
+    """Draw ``E(n)`` from a stream of uniforms in [0, 1).
+
+    ``E(n)`` is the generator of docs/benchmark.md#modular_arithmetic_brackets.
 
     Leaves: n = 1 ``d``, 2 ``-d``, 3 ``(d)``, 4 ``(-d)``. For n >= 5: draw ℓ ~ U{1..n−4}, build
     the left part E(ℓ), then the right part E(n−3−ℓ), then draw the operator, and emit

@@ -8,7 +8,8 @@
   and writing strided views of preallocated buffers, and a backward that replays the rounds
   in reverse, recomputing one round at a time (saved memory: leaves, roots, outputs —
   linear in T). With ``chunk = C`` the forward runs the bottom ``log2 C`` levels of each sweep
-  as one launch per sweep (:mod:`prlstm.ops.triton.chunk`, the chunked form of model.md §4;
+  as one launch per sweep (:mod:`prlstm.ops.triton.chunk`, the chunked form of
+  docs/model.md#chunked-form;
   same combines, same numbers; off by default, unmeasured on a GPU). Any other combine
   (``rnn``/``gru`` cells, unsupported dtypes) falls back to :func:`prlstm.ops.levelwise.scan`
   with ``cell.combine``.

@@ -1,4 +1,6 @@
-"""Chunk kernels: the bottom ``log2 C`` levels of the tree scan in one launch each (model.md §4).
+"""Chunk kernels: the bottom ``log2 C`` levels of the tree scan in one launch each.
+
+The plan is the chunked form of docs/model.md#chunked-form.
 
 The chunked three-phase form splits the scan at chunk size ``C = 2**L``. Phase 1 (the
 up-sweep inside every aligned chunk) and phase 3 (the down-sweep inside every chunk) only

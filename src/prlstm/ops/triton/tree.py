@@ -1,7 +1,7 @@
 """The whole tree scan as rounds of fused combines, written into preallocated buffers.
 
-Same evaluation order as :mod:`prlstm.ops.levelwise` (model.md §4), but every round reads and
-writes strided views instead of slicing, concatenating and interleaving:
+Same evaluation order as :mod:`prlstm.ops.levelwise` (docs/model.md#work-and-depth), but every
+round reads and writes strided views instead of slicing, concatenating and interleaving:
 
 * up-sweep: level ``k`` roots (``T >> k`` blocks) live in one ``roots`` buffer at offset
   ``off[k]``; ``roots_k = roots_{k-1}[0::2] ⊕ roots_{k-1}[1::2]`` (level 0 is the leaves);

@@ -1,4 +1,7 @@
-"""binary_addition (benchmark.md §3.12): sum of two little-endian binary numbers."""
+"""binary_addition: sum of two little-endian binary numbers.
+
+Defined in docs/benchmark.md#binary_addition.
+"""
 
 from __future__ import annotations
 

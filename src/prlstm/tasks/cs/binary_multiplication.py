@@ -1,4 +1,7 @@
-"""binary_multiplication (benchmark.md §3.13): product of two little-endian binary numbers."""
+"""binary_multiplication: product of two little-endian binary numbers.
+
+Defined in docs/benchmark.md#binary_multiplication.
+"""
 
 from __future__ import annotations
 

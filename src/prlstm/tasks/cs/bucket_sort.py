@@ -1,4 +1,7 @@
-"""bucket_sort (benchmark.md §3.15): output the input tokens sorted ascending."""
+"""bucket_sort: output the input tokens sorted ascending.
+
+Defined in docs/benchmark.md#bucket_sort.
+"""
 
 from __future__ import annotations
 

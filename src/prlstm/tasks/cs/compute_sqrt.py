@@ -1,4 +1,7 @@
-"""compute_sqrt (benchmark.md §3.14): floor of the square root of a big-endian binary number."""
+"""compute_sqrt: floor of the square root of a big-endian binary number.
+
+Defined in docs/benchmark.md#compute_sqrt.
+"""
 
 from __future__ import annotations
 

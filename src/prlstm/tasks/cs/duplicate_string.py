@@ -1,4 +1,7 @@
-"""duplicate_string (benchmark.md §3.9): output the input twice."""
+"""duplicate_string: output the input twice.
+
+Defined in docs/benchmark.md#duplicate_string.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""missing_duplicate_string (benchmark.md §3.10): recover the hidden symbol of s ‖ s."""
+"""missing_duplicate_string: recover the hidden symbol of s ‖ s.
+
+Defined in docs/benchmark.md#missing_duplicate_string.
+"""
 
 from __future__ import annotations
 

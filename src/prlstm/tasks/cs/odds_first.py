@@ -1,4 +1,7 @@
-"""odds_first (benchmark.md §3.11): tokens at odd positions first, then those at even ones."""
+"""odds_first: tokens at odd positions first, then those at even ones.
+
+Defined in docs/benchmark.md#odds_first.
+"""
 
 from __future__ import annotations
 

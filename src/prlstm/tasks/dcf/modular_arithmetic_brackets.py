@@ -1,4 +1,7 @@
-"""modular_arithmetic_brackets (benchmark.md §3.7): value of a random bracketed expression."""
+"""modular_arithmetic_brackets: value of a random bracketed expression.
+
+Defined in docs/benchmark.md#modular_arithmetic_brackets.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""reverse_string (benchmark.md §3.6): output the input reversed."""
+"""reverse_string: output the input reversed.
+
+Defined in docs/benchmark.md#reverse_string.
+"""
 
 from __future__ import annotations
 

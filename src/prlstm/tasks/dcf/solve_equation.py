@@ -1,4 +1,7 @@
-"""solve_equation (benchmark.md §3.8): solve ``expression(x) = v`` for the digit x, mod m."""
+"""solve_equation: solve ``expression(x) = v`` for the digit x, mod m.
+
+Defined in docs/benchmark.md#solve_equation.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""stack_manipulation (benchmark.md §3.5): run POP/PUSH actions on an initial stack."""
+"""stack_manipulation: run POP/PUSH actions on an initial stack.
+
+Defined in docs/benchmark.md#stack_manipulation.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""cycle_navigation (benchmark.md §3.4): final position on a cycle of 5 after moves -1/0/+1."""
+"""cycle_navigation: final position on a cycle of 5 after moves -1/0/+1.
+
+Defined in docs/benchmark.md#cycle_navigation.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""even_pairs (benchmark.md §3.1): parity of the number of "01"/"10" transitions."""
+"""even_pairs: parity of the number of "01"/"10" transitions.
+
+Defined in docs/benchmark.md#even_pairs.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""modular_arithmetic (benchmark.md §3.2): evaluate ``d op d op … d`` mod m without brackets.
+"""modular_arithmetic: evaluate ``d op d op … d`` mod m without brackets.
+
+Defined in docs/benchmark.md#modular_arithmetic.
 
 Project decision: operators are drawn i.i.d. uniform over the operator set for every length (the
 reference's one-shot-iterator crash is not reproduced).

@@ -1,4 +1,7 @@
-"""parity_check (benchmark.md §3.3): parity of the number of 1s."""
+"""parity_check: parity of the number of 1s.
+
+Defined in docs/benchmark.md#parity_check.
+"""
 
 from __future__ import annotations
 
