@@ -23,7 +23,7 @@ from prlstm.experiments.io import intact, read_json
 from prlstm.naming import IMPORT_PATH_RE, NAME_RE
 
 Results = dict[tuple[str, str], list[dict[str, Any]]]
-REQUIRED_FIELDS = ("task", "model", "score", "accuracy", "train_length", "steps")
+REQUIRED_FIELDS = ("task", "model", "score", "accuracy", "train_length")
 
 
 def _with_in_range(result: dict[str, Any]) -> dict[str, Any]:

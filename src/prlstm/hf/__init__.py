@@ -18,22 +18,28 @@ refused by :meth:`PRLSTMForCausalLM.generate` itself; ``docs/hf.md`` lists them.
 
 from __future__ import annotations
 
-SUPPORTED = (">=5.24", "<6")
+SUPPORTED = (">=5.24", "<=5.25.0")  # the range the suite passed with (docs/dependencies.md)
 
 
 def _check_version() -> None:
     try:
         import transformers
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("prlstm.hf needs transformers>=5.24,<6: pip install 'prlstm[hf]' "
-                          "(Python >= 3.11)") from err
+        raise ImportError("prlstm.hf needs transformers>=5.24,<=5.25.0: pip install "
+                          "'prlstm[hf]' (Python >= 3.11)") from err
     from packaging.version import Version
 
     v = Version(transformers.__version__)
     if not Version("5.24") <= v < Version("6"):
-        raise ImportError(f"prlstm.hf is tested with transformers>=5.24,<6 (the generation "
-                          f"cache is named `cache` from 5.24 on), found {transformers.__version__}"
-                          f"; install a supported version: pip install 'transformers>=5.24,<6'")
+        raise ImportError(f"prlstm.hf needs transformers>=5.24,<6 (the generation cache is "
+                          f"named `cache` from 5.24 on), found {transformers.__version__}; "
+                          f"install a tested version: pip install 'transformers>=5.24,<=5.25.0'")
+    if v > Version("5.25.0"):
+        import warnings
+
+        warnings.warn(f"prlstm.hf was tested with transformers 5.24.0 to 5.25.0, found "
+                      f"{transformers.__version__}; if something fails, install a tested "
+                      f"version: pip install 'transformers>=5.24,<=5.25.0'", stacklevel=2)
 
 
 _check_version()

@@ -493,7 +493,9 @@ class PRLSTMForCausalLM(PRLSTMPreTrainedModel, GenerationMixin):
         if value("output_attentions"):
             refuse("output_attentions=True", "PR-LSTM has no attention weights")
         mask = named.get("attention_mask")
-        _check_generate_mask(mask, named.get("inputs"), named.get("input_ids"))
+        continuing = named.get("cache") is not None or named.get("past_key_values") is not None
+        _check_generate_mask(mask, *(() if continuing else (named.get("inputs"),
+                                                             named.get("input_ids"))))
         if isinstance(mask, Tensor) and mask.dim() == 2 and mask.shape[1] > 1 \
                 and bool((mask[:, 1:].long() < mask[:, :-1].long()).any()):
             refuse("right padding", "PR-LSTM needs left padding (tokenizer "
