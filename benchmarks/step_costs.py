@@ -33,6 +33,7 @@ except ImportError:  # running from a checkout without an installed package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from prlstm import tasks
 
+from prlstm.experiments import cpu_env
 from prlstm.experiments.factory import build_model, build_task
 from prlstm.experiments.io import write_json
 from prlstm.experiments.metrics import batch_metrics
@@ -44,11 +45,17 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "step_costs.json"
 
 
 def _timed(fn: Any, repeats: int) -> float:
+    return _timed_both(fn, repeats)[0]
+
+
+def _timed_both(fn: Any, repeats: int) -> tuple[float, float]:
+    """Mean wall seconds and mean CPU seconds of this process per call, after a warm-up. With
+    one torch thread the CPU time barely moves when other jobs share the machine."""
     fn()  # warm-up
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         fn()
-    return (time.perf_counter() - start) / repeats
+    return ((time.perf_counter() - start) / repeats, (time.process_time() - cpu) / repeats)
 
 
 def measure(task_name: str, model_name: str, repeats: int = 3, length: int = 20,
@@ -67,9 +74,9 @@ def measure(task_name: str, model_name: str, repeats: int = 3, length: int = 20,
         loss.backward()
         optimizer.step()
 
-    step_s = _timed(step, repeats)
+    step_s, step_cpu_s = _timed_both(step, repeats)
     if not eval_cost:
-        return {"step_ms": 1000 * step_s}
+        return {"step_ms": 1000 * step_s, "step_cpu_ms": 1000 * step_cpu_s}
     model.eval()
     points = []
     for length in (50, 250, 500):
@@ -139,13 +146,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure every task x variant of PRESET at its own widths and "
                         "add up its whole grid, tuning runs included")
     args = parser.parse_args(argv)
+    if not args.estimate:
+        cpu_env.pin()  # time what training runs compute (before any tensor operation)
     if args.size:
         torch.set_num_threads(1)
         sized = size_preset(args.size, args.repeats)
         write_json(args.out, {"benchmark": "step_costs --size", "threads": 1,
                               "torch_version": torch.__version__,
-                              "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                              **sized})
+                              "cpu_env": cpu_env.settings(), **sized})
         return 0
     if args.estimate:
         costs = json.loads(args.out.read_text())["costs"]
@@ -158,11 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         for model in args.models.split(","):
             costs.setdefault(task_name, {})[model] = c = measure(
                 task_name, model, args.repeats, args.length, not args.no_eval)
-            ratio = c["step_ms"] / costs[task_name]["pr_lstm"]["step_ms"] \
+            key = "step_cpu_ms" if "step_cpu_ms" in c else "step_ms"
+            ratio = c[key] / costs[task_name]["pr_lstm"][key] \
                 if "pr_lstm" in costs[task_name] else float("nan")
             print(f"{task_name:28s} {model:12s} step {c['step_ms']:7.1f} ms "
-                  f"({ratio:4.2f}x pr_lstm)  eval {c.get('eval_s', float('nan')):6.1f} s",
-                  flush=True)
+                  f"(CPU {c.get('step_cpu_ms', float('nan')):7.1f} ms, {ratio:4.2f}x pr_lstm) "
+                  f" eval {c.get('eval_s', float('nan')):6.1f} s", flush=True)
     write_json(args.out, {"benchmark": "step_costs", "threads": 1, "hidden_size": 128,
                           "batch_size": 128, "train_length": args.length,
                           "eval": None if args.no_eval else "1..500 x 16",
