@@ -8,7 +8,7 @@ summed over every length). ``--estimate PRESET`` adds up the preset's whole grid
 
     python benchmarks/step_costs.py [--tasks a,b] [--models a,b] [--out FILE.json]
     python benchmarks/step_costs.py --tasks parity_check --length 40 --no-eval  # vs pr_lstm
-    python benchmarks/step_costs.py --estimate cpu-full   # from the saved JSON
+    python benchmarks/step_costs.py --estimate cpu-fair --out benchmarks/results/cpu_fair_costs.json
     python benchmarks/step_costs.py --size cpu-fair --out benchmarks/results/cpu_fair_costs.json
 
 (Variants at another width, e.g. cpu-ablations' H = 69 PR-LSTM, are estimated at the measured
@@ -97,37 +97,34 @@ def variant_key(model: str, hparams: dict[str, Any]) -> str:
     return " ".join([model, *(f"{k}={v}" for k, v in sorted(hparams.items()))])
 
 
-def size_preset(preset_name: str, repeats: int) -> dict[str, Any]:
-    """Measure every (task, variant) of a preset's grid at its own hyper-parameters and add up
-    the grid, tuning runs included (``tune_lrs`` × ``tune_seeds`` per cell)."""
+def size_preset(preset_name: str, repeats: int,
+                measured: dict[str, dict[str, dict[str, float]]] | None = None) -> dict[str, Any]:
+    """Measure every (task, variant) of a preset's grid at its own hyper-parameters (or reuse
+    ``measured``, the ``costs`` of an earlier ``--size`` file) and add up the grid at the
+    preset's current steps, tuning runs included (``tune_lrs`` × ``tune_seeds`` per cell,
+    trained but not scored on the test set)."""
     preset = get_preset(preset_name)
     costs: dict[str, dict[str, dict[str, float]]] = {}
     total = 0.0
-    runs_per_cell = len(preset.seeds) + len(preset.tune_lrs) * len(preset.tune_seeds)
+    tuning_runs = len(preset.tune_lrs) * len(preset.tune_seeds)  # trained, never tested
+    runs_per_cell = len(preset.seeds) + tuning_runs
     for point in grid(preset, seeds=[0], lrs=[1e-3]):
         config = make_config(point.task, point.model, preset_name, hparams=point.hparams)
         key = variant_key(point.model, point.hparams)
-        c = measure(point.task, point.model, repeats, hparams=config.hparams)
+        if measured is None:
+            c = measure(point.task, point.model, repeats, hparams=config.hparams)
+        else:
+            c = {k: measured[point.task][key][k] for k in ("step_ms", "eval_s")}
         run_s = config.steps * c["step_ms"] / 1000 + c["eval_s"]
         costs.setdefault(point.task, {})[key] = {**c, "steps": config.steps, "run_s": run_s}
-        total += runs_per_cell * run_s
+        total += runs_per_cell * run_s - tuning_runs * c["eval_s"]
         print(f"{point.task:26s} {key:40s} step {c['step_ms']:6.1f} ms x {config.steps} "
               f"+ eval {c['eval_s']:5.1f} s = {run_s:6.0f} s/run", flush=True)
-    print(f"{preset_name}: {runs_per_cell} runs per cell, {total:.0f} core-seconds = "
-          f"{total / 7200:.2f} h on 2 cores (no contention)")
-    return {"preset": preset_name, "runs_per_cell": runs_per_cell, "core_seconds": total,
-            "costs": costs}
-
-
-def estimate(preset_name: str, costs: dict[str, dict[str, dict[str, float]]]) -> float:
-    """Core-seconds of the preset's whole grid (steps × step cost + evaluation, every run)."""
-    preset = get_preset(preset_name)
-    total = 0.0
-    for point in grid(preset):
-        config = make_config(point.task, point.model, preset_name, hparams=point.hparams)
-        cost = costs[point.task][point.model]
-        total += config.steps * cost["step_ms"] / 1000 + cost["eval_s"]
-    return total
+    print(f"{preset_name}: {runs_per_cell} runs per cell ({tuning_runs} tuning runs without "
+          f"a test evaluation), {total:.0f} core-seconds = {total / 7200:.2f} h on 2 cores "
+          f"(no contention)")
+    return {"preset": preset_name, "runs_per_cell": runs_per_cell,
+            "tuning_runs_per_cell": tuning_runs, "core_seconds": total, "costs": costs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-eval", action="store_true", help="time training steps only")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--estimate", metavar="PRESET",
-                        help="print the grid cost of PRESET from the saved JSON and exit")
+                        help="add up PRESET's grid at its current steps from the step costs "
+                        "measured by an earlier --size run (--out) and exit")
     parser.add_argument("--size", metavar="PRESET",
                         help="measure every task x variant of PRESET at its own widths and "
                         "add up its whole grid, tuning runs included")
@@ -155,10 +153,9 @@ def main(argv: list[str] | None = None) -> int:
                               "torch_version": torch.__version__,
                               "cpu_env": cpu_env.settings(), **sized})
         return 0
-    if args.estimate:
-        costs = json.loads(args.out.read_text())["costs"]
-        seconds = estimate(args.estimate, costs)
-        print(f"{args.estimate}: {seconds:.0f} core-seconds = {seconds / 7200:.2f} h on 2 cores")
+    if args.estimate:  # an earlier --size file, re-added at the preset's current steps
+        saved = json.loads(args.out.read_text())
+        size_preset(args.estimate, args.repeats, measured=saved["costs"])
         return 0
     torch.set_num_threads(1)
     costs: dict[str, dict[str, dict[str, float]]] = {}

@@ -12,8 +12,8 @@ from prlstm.experiments.evaluate import RESULT_FILE
 
 RESULT_FIELDS = {
     "task", "level", "model", "seed", "lr", "steps", "score", "solved", "accuracy", "lengths",
-    "train_seconds", "eval_seconds", "device", "torch_version", "git_commit", "model_config",
-    "config", "preset",
+    "train_seconds", "train_cpu_seconds", "eval_seconds", "device", "torch_version",
+    "git_commit", "model_config", "config", "preset",
 }
 
 
@@ -38,6 +38,7 @@ def test_train_eval_report(results_dir: Path, capsys: pytest.CaptureFixture[str]
         assert result["model_config"]["model"] == result["model"]
         assert result["config"]["steps"] == result["steps"] == 6
         assert result["device"] == "cpu" and result["preset"] == "smoke"
+        assert 0 < result["train_cpu_seconds"] < 10 * result["train_seconds"] + 1
     capsys.readouterr()
     assert main(["report", str(results_dir), "--out", str(results_dir / "rep")]) == 0
     table = capsys.readouterr().out

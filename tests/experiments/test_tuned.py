@@ -43,6 +43,9 @@ def test_tune_choose_then_train_the_seeds(tmp_path: Path) -> None:
         want = choose_lr({lr: list(v.values()) for lr, v in scores.items()})
         assert record.chosen == chosen[(cell.task, cell.label)] == want
         assert sorted(record.grid) == LRS
+        for d in dirs:  # trained and validated, never scored on the test set
+            assert not (d / "result.json").exists()
+            assert json.loads((d / "config.json").read_text())["test"] is False
     reported = load_results(tmp_path)  # the tuning runs are left out
     assert sorted((r["model"], r["config"]["seed"]) for r in reported) == [
         ("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]
@@ -76,6 +79,7 @@ def test_cli_sweep_with_a_tuned_preset(tmp_path: Path, monkeypatch: pytest.Monke
     assert main(["sweep", "--preset", "smoke", "--out", str(out), "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "lr tuning over [0.001, 0.03] (seeds [7]), then 1 runs" in err
+    assert err.count("(tuning): validation ") == 2
     record = json.loads(choice_path(out, "parity_check", "rnn").read_text())
     assert record["chosen_lr"] in LRS and f"tuned   parity_check/rnn: lr {record['chosen_lr']:g}" \
         in err
@@ -85,3 +89,36 @@ def test_cli_sweep_with_a_tuned_preset(tmp_path: Path, monkeypatch: pytest.Monke
     assert main(["sweep", "--preset", "smoke", "--lrs", "1e-3", "--out", str(tmp_path / "b"),
                  "--quiet"]) == 0
     assert not (tmp_path / "b" / "tuning").exists()
+
+
+def test_tuning_runs_never_evaluate_the_test_set(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from prlstm.experiments import sweep
+
+    evaluated: list[str] = []
+    real = sweep.evaluate_run
+
+    def spy(run_dir: Any, **kwargs: Any) -> Any:
+        evaluated.append(str(run_dir))
+        return real(run_dir, **kwargs)
+
+    monkeypatch.setattr(sweep, "evaluate_run", spy)
+    cells = label_cells([("parity_check", "rnn", {})])
+    summaries, _ = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS, tune_seeds=[100],
+                                   seeds=[0])
+    assert [s["status"] for s in summaries] == ["done", "done", "done"]
+    assert len(evaluated) == 1  # the one reporting run
+    assert Path(evaluated[0]).relative_to(tmp_path).parts[0] == "parity_check"
+    assert "score" not in summaries[0] and "score" in summaries[2]
+    assert 0.0 <= summaries[0]["val_score"] <= 1.0 and summaries[0]["train_seconds"] > 0
+    again, _ = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS, tune_seeds=[100],
+                               seeds=[0])
+    assert [s["status"] for s in again] == ["skipped"] * 3 and len(evaluated) == 1
+
+
+def test_test_flag_is_operational_and_checked() -> None:
+    on = _make("parity_check", "rnn", {}, 0, 1e-3)
+    off = RunConfig.from_dict({**on.to_dict(), "test": False})
+    assert off.run_id() == on.run_id() and not off.differences(on)
+    with pytest.raises(ValueError, match="test must be True or False, got 'no'"):
+        RunConfig.from_dict({**on.to_dict(), "test": "no"})

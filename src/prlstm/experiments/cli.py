@@ -181,6 +181,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             resumed = summary.get("resumed_from")
             note = f", resumed from step {resumed}" if resumed else ""
             host = f" on {summary['host']}" if "host" in summary else ""
+            if "score" not in summary:  # a tuning run: validated, never tested
+                val = summary.get("val_score")
+                what = "no validation score" if val is None else f"validation {100 * val:.1f}%"
+                print(f"  {summary['status']:7s} {name} (tuning): {what} "
+                      f"(train {summary.get('train_seconds') or 0:.0f} s{note}){host}",
+                      file=sys.stderr)
+                return
             print(f"  {summary['status']:7s} {name}: score {100 * summary['score']:.1f}% "
                   f"(train {summary['train_seconds']:.0f} s, eval {summary['eval_seconds']:.0f} s"
                   f"{note}){host}", file=sys.stderr)

@@ -167,6 +167,8 @@ def cell_entry(task: str, label: str, runs: list[dict[str, Any]],
                      mean_ci=[stats.mean_low, stats.mean_high], std=stats.std,
                      median_train_seconds=_median(_finite(r.get("train_seconds"))
                                                   for r in scored),
+                     median_train_cpu_seconds=_median(_finite(r.get("train_cpu_seconds"))
+                                                      for r in scored),
                      generalise=generalisation(scored))
     return entry
 
@@ -230,8 +232,10 @@ def _row(c: dict[str, Any]) -> str:
     mlo, mhi = (100 * x for x in c["mean_ci"])
     gen = c["generalise"]
     gen_s = f" · {_seconds(gen['median_seconds'])}" if gen["reached"] else ""
+    cpu_s = c.get("median_train_cpu_seconds")
+    cpu = "" if cpu_s is None else f" (CPU {_seconds(cpu_s)})"
     return (f"{head} {c['solves']}/{c['n']} ({lo:.0f}–{hi:.0f} %) | {100 * c['mean']:.1f} "
-            f"({mlo:.1f}–{mhi:.1f}) | {_seconds(c['median_train_seconds'])} | "
+            f"({mlo:.1f}–{mhi:.1f}) | {_seconds(c['median_train_seconds'])}{cpu} | "
             f"{gen['text']}{gen_s} |")
 
 
@@ -313,7 +317,9 @@ def render(data: dict[str, Any]) -> str:
     lines = ["## Fair comparison", "",
              "Runs at the lr chosen on validation where a choice was recorded; pairs against "
              f"{escape(ref) if ref else DASH}. Times: training seconds without validation or "
-             "warm-up (to generalise: the log's clock at that step, median).", ""]
+             "warm-up, wall-clock and (where recorded) the training process's CPU seconds, "
+             "which other jobs on the machine do not inflate (to generalise: the log's "
+             "wall clock at that step, median).", ""]
     for task in dict.fromkeys(c["task"] for c in data["cells"]):
         lines += [f"### {escape(task)}", "",
                   "| Variant | Parameters | Steps | lr | n | Solved k/n (95 % CI) | "

@@ -26,7 +26,7 @@ from prlstm.naming import IMPORT_PATH_RE, NAME_RE
 # from its own seeded samples and draws nothing from the training streams, so the final weights
 # are the same with it on or off.
 OPERATIONAL_FIELDS = ("log_every", "ckpt_every", "device", "preset", "val_every",
-                      "val_lengths", "val_per_length", "val_seed")
+                      "val_lengths", "val_per_length", "val_seed", "test")
 # Identity fields added after runs were committed: left out of the identity (and the run id)
 # while they hold their default, so every earlier run keeps its id.
 LATER_FIELDS = ("lr_decay_fraction",)
@@ -77,6 +77,9 @@ class RunConfig:
         val_per_length: validation sequences per length (one batch per length).
         val_seed: seed of the validation slice; its batches are derived under their own
             purpose key, so they never coincide with the test set's.
+        test: score the final weights on the test set once training ends (``result.json``).
+            Tuning runs set ``False``: their lr is chosen on validation and they never see
+            the test set. Training is the same either way.
     """
 
     task: str
@@ -102,6 +105,7 @@ class RunConfig:
     val_lengths: list[int] = field(default_factory=list)
     val_per_length: int = 8
     val_seed: int = 2
+    test: bool = True
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "train_length", "eval_length", "eval_per_length",
@@ -123,6 +127,8 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not isinstance(self.test, bool):
+            raise ValueError(f"test must be True or False, got {self.test!r}")
         self._check_limits()
         if self.eval_per_length % self.eval_batch_size:
             raise ValueError(f"eval_per_length ({self.eval_per_length}) must be a multiple of "

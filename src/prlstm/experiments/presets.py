@@ -219,9 +219,9 @@ PRESETS: dict[str, Preset] = {
     ),
     "cpu-fair": Preset(
         name="cpu-fair",
-        run=_cpu_run(steps=2000, log_every=50, ckpt_every=500, val_every=100),
+        run=_cpu_run(steps=1000, log_every=25, ckpt_every=250, val_every=50),
         hparams={"hidden_size": 128},
-        per_task={"bucket_sort": {"steps": 1000}},
+        per_task={"bucket_sort": {"steps": 500}},
         tasks=FAIR_TASKS,
         variants=FAIR_VARIANTS,
         seeds=tuple(range(8)),

@@ -109,6 +109,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "steps_to_generalise": (lambda v: _whole(v, 0), "a non-negative integer"),
     "parameters": (lambda v: _whole(v, 0), "a non-negative integer"),
     "train_seconds": (_real, "a number"),
+    "train_cpu_seconds": (_real, "a number"),
     "eval_seconds": (_real, "a number"),
     "model_config": (_widths, f"a JSON object (widths at most {MAX_WIDTH})"),
     "config": (_config, "a run config (hparams and task_options objects, lr_decay_fraction "
@@ -117,7 +118,8 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "extra_lengths": (_extra_lengths, "{accuracy: {length: number in [0, 1]}, per_length}"),
 }
 _NULLABLE = {"lr", "in_range_accuracy", "fitted", "solved", "steps_to_generalise", "run_id",
-             "parameters", "train_seconds", "eval_seconds", "validation", "extra_lengths"}
+             "parameters", "train_seconds", "train_cpu_seconds", "eval_seconds", "validation",
+             "extra_lengths"}
 
 
 def result_problem(result: Any) -> str | None:

@@ -34,6 +34,7 @@ from prlstm.experiments.factory import build_model, build_task
 from prlstm.experiments.io import ensure_writable_dir, intact, read_json
 from prlstm.experiments.lock import lock_dir
 from prlstm.experiments.train import train
+from prlstm.experiments.tuning import final_validation_score
 
 # Rough relative cost of one training step, used only to start the longest runs first.
 _STEP_COST = {"pr_lstm": 6.0, "pr_gru": 5.0, "pr_rnn": 3.0, "transformer": 10.0}
@@ -55,6 +56,24 @@ def finished_result(run_dir: Path, config: RunConfig) -> dict[str, Any] | None:
     except (ValueError, KeyError, TypeError):
         return None
     return result if not saved.differences(config) else None
+
+
+def trained(run_dir: Path, config: RunConfig) -> bool:
+    """Whether ``run_dir`` holds a checkpoint of ``config`` that has reached its last step."""
+    if not has_checkpoint(run_dir):
+        return False
+    try:
+        manifest = read_manifest(run_dir)
+        saved = RunConfig.from_dict(manifest["config"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return False
+    return manifest["step"] == config.steps and not saved.differences(config)
+
+
+def validated(run_dir: Path) -> dict[str, Any]:
+    """A tuning run's summary fields: its final validation score and training seconds."""
+    return {"val_score": final_validation_score(run_dir),
+            "train_seconds": read_manifest(run_dir)["extra"].get("train_seconds")}
 
 
 def run_summary(config: RunConfig, status: str,
@@ -84,8 +103,12 @@ def run_one(config_data: dict[str, Any], out_dir: str, progress: bool = False) -
             return run_summary(config, "skipped", result)
         resume = has_checkpoint(run_dir)
         resumed_from = read_manifest(run_dir)["step"] if resume else 0
+        if not config.test and trained(run_dir, config):
+            return run_summary(config, "skipped", **validated(run_dir))
         if resumed_from < config.steps:
             train(config, run_dir, resume=resume, progress=progress)
+        if not config.test:  # a tuning run: validation only, the test set is never scored
+            return run_summary(config, "done", resumed_from=resumed_from, **validated(run_dir))
         result = evaluate_run(run_dir, progress=progress)
     except Exception as err:  # reported per run; the sweep goes on
         return run_summary(config, "failed", error=f"{type(err).__name__}: {err}")

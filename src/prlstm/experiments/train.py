@@ -140,6 +140,8 @@ class _Session:
         self.saved = 0  # step of the last checkpoint (0: none)
         self.wall = 0.0  # training seconds so far (this session's and earlier ones')
         self.session_start: float | None = None
+        # this process's CPU seconds spent training, the same way (not slowed by other jobs)
+        self.cpu_seconds, self.cpu, self.cpu_start = 0.0, 0.0, 0.0
         self.log: TrainLog | None = None
         self.window = _Window(device)
 
@@ -153,10 +155,11 @@ class _Session:
             self.start_step = ckpt.step
             self.seconds = float(ckpt.extra.get("train_seconds", 0.0))
             self.val_seconds = float(ckpt.extra.get("val_seconds", 0.0))
+            self.cpu_seconds = float(ckpt.extra.get("train_cpu_seconds", 0.0))
             window_state = ckpt.extra.get("window")
         elif self.ddp.is_writer:
             write_json(self.root / CONFIG_FILE, self.config.to_dict())
-        self.saved, self.wall = self.start_step, self.seconds
+        self.saved, self.wall, self.cpu = self.start_step, self.seconds, self.cpu_seconds
         self.log = (TrainLog(self.root, keep_until=self.start_step) if self.ddp.is_writer
                     else None)
         self.window = _Window(self.device, window_state)
@@ -190,9 +193,11 @@ class _Session:
         """
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        now = time.perf_counter()
-        self.session_start = now if self.session_start is None else self.session_start
+        now, cpu_now = time.perf_counter(), time.process_time()
+        if self.session_start is None:
+            self.session_start, self.cpu_start = now, cpu_now
         self.wall = self.seconds + (now - self.session_start)
+        self.cpu = self.cpu_seconds + (cpu_now - self.cpu_start)
         bad = int(self.window.bad_step.item())
         if bad:
             kept = (f"the checkpoint of step {self.saved} is kept" if self.saved
@@ -205,12 +210,13 @@ class _Session:
         """Validate (``is_val``) and append the log row of ``step``."""
         val = math.nan
         if is_val:  # every rank validates its (identical) replica; rank 0 logs
-            val_start = time.perf_counter()
+            val_start, cpu_start = time.perf_counter(), time.process_time()
             val = validation_score(self.model, self.task, self.config, self.device)
             spent = time.perf_counter() - val_start
             self.val_seconds += spent
             if self.session_start is not None:
                 self.session_start += spent  # validation time is not training time
+                self.cpu_start += time.process_time() - cpu_start
         self.ddp.average_(self.window.loss, self.window.accuracy)
         mean_loss, mean_acc, mean_norm, max_norm = self.window.pop_means()
         if self.log is not None:
@@ -221,7 +227,8 @@ class _Session:
 
     def checkpoint(self, step: int) -> None:
         """Save the checkpoint of ``step`` (rank 0 only)."""
-        extra = {"train_seconds": self.wall, "val_seconds": self.val_seconds,
+        extra = {"train_seconds": self.wall, "train_cpu_seconds": self.cpu,
+                 "val_seconds": self.val_seconds,
                  "window": self.window.state(), "device": str(self.device),
                  "threads": torch.get_num_threads()}
         if self.ddp.is_writer:

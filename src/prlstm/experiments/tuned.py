@@ -15,6 +15,7 @@ Each phase is an ordinary sweep, so an interrupted tuned sweep resumes where it 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 from prlstm.experiments.config import RunConfig
 from prlstm.experiments.results import TUNING_DIR, variant_labels
-from prlstm.experiments.sweep import Engine, Summary, run_sweep
+from prlstm.experiments.sweep import Engine, Summary, run_sweep, trained
 from prlstm.experiments.tuning import (
     choice_path,
     choose_lr,
@@ -56,8 +57,8 @@ def label_cells(cells: list[tuple[str, str, dict[str, Any]]]) -> list[Cell]:
 def tuning_configs(cells: list[Cell], make: MakeConfig, lrs: list[float],
                    seeds: list[int]) -> list[RunConfig]:
     """Every cell at every lr of the grid, with the tuning seeds."""
-    configs = [make(c.task, c.model, c.hparams, s, lr) for c in cells for lr in lrs
-               for s in seeds]
+    configs = [dataclasses.replace(make(c.task, c.model, c.hparams, s, lr), test=False)
+               for c in cells for lr in lrs for s in seeds]
     if any(not c.val_every for c in configs):
         raise ValueError("tuning needs validation: set val_every > 0 (--val-every)")
     return configs
@@ -73,7 +74,7 @@ def choose(cell: Cell, configs: list[RunConfig], runs_root: Path, out: Path,
         if sorted(recorded.grid) == sorted(lrs):
             return recorded.chosen
     dirs = [runs_root / c.run_id() for c in configs]
-    if not all((d / "result.json").is_file() for d in dirs):
+    if not all(trained(d, c) for d, c in zip(dirs, configs, strict=True)):
         return None
     scores = validation_scores(dirs)
     chosen = choose_lr({lr: list(per_seed.values()) for lr, per_seed in scores.items()})
