@@ -55,6 +55,14 @@ def test_tune_choose_then_train_the_seeds(tmp_path: Path) -> None:
                                           tune_seeds=[100], seeds=[0, 1])
     assert {s["status"] for s in again} == {"skipped"} and chosen_again == chosen
 
+    # results/ keeps no checkpoints: with the choice files, a fresh clone trains no tuning run
+    import shutil
+    shutil.rmtree(tmp_path / "tuning" / "runs")
+    third, chosen_third = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS,
+                                          tune_seeds=[100], seeds=[0, 1])
+    assert [s["status"] for s in third] == ["skipped"] * 4 and chosen_third == chosen
+    assert not (tmp_path / "tuning" / "runs").exists()
+
 
 def test_seeds_must_be_apart_and_validation_on(tmp_path: Path) -> None:
     cells = label_cells([("parity_check", "lstm", {})])
@@ -113,7 +121,8 @@ def test_tuning_runs_never_evaluate_the_test_set(tmp_path: Path,
     assert 0.0 <= summaries[0]["val_score"] <= 1.0 and summaries[0]["train_seconds"] > 0
     again, _ = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS, tune_seeds=[100],
                                seeds=[0])
-    assert [s["status"] for s in again] == ["skipped"] * 3 and len(evaluated) == 1
+    # the choice is recorded, so only the reporting run is looked at (and skipped)
+    assert [s["status"] for s in again] == ["skipped"] and len(evaluated) == 1
 
 
 def test_test_flag_is_operational_and_checked() -> None:

@@ -64,15 +64,23 @@ def tuning_configs(cells: list[Cell], make: MakeConfig, lrs: list[float],
     return configs
 
 
+def recorded_choice(out: Path, cell: Cell, lrs: list[float]) -> float | None:
+    """The lr recorded for ``cell`` over the grid ``lrs`` (None: no choice file for it)."""
+    path = choice_path(out, cell.task, cell.label)
+    if not path.is_file():
+        return None
+    recorded = read_choice(path)
+    return recorded.chosen if sorted(recorded.grid) == sorted(lrs) else None
+
+
 def choose(cell: Cell, configs: list[RunConfig], runs_root: Path, out: Path,
            lrs: list[float]) -> float | None:
     """Choose and record the cell's lr from its finished tuning runs (``None``: some tuning
     run has not finished, so there is nothing to choose yet)."""
+    recorded = recorded_choice(out, cell, lrs)
+    if recorded is not None:
+        return recorded
     path = choice_path(out, cell.task, cell.label)
-    if path.is_file():
-        recorded = read_choice(path)
-        if sorted(recorded.grid) == sorted(lrs):
-            return recorded.chosen
     dirs = [runs_root / c.run_id() for c in configs]
     if not all(trained(d, c) for d, c in zip(dirs, configs, strict=True)):
         return None
@@ -102,9 +110,12 @@ def run_tuned_sweep(cells: list[Cell], make: MakeConfig, out: str | Path, *,
     out = Path(out)
     runs_root = out / TUNING_DIR / "runs"
     per_cell = [tuning_configs([c], make, tune_lrs, tune_seeds) for c in cells]
-    flat = [cfg for cfgs in per_cell for cfg in cfgs]
+    # a cell whose choice is recorded needs no tuning run (their checkpoints are not kept in
+    # results/, so a fresh clone resumes from the choice files)
+    flat = [cfg for c, cfgs in zip(cells, per_cell, strict=True)
+            if recorded_choice(out, c, tune_lrs) is None for cfg in cfgs]
     summaries = run_sweep(flat, runs_root, engine=engine, workers=workers, progress=progress,
-                          on_result=on_result)
+                          on_result=on_result) if flat else []
     chosen = {(c.task, c.label): choose(c, cfgs, runs_root, out, tune_lrs)
               for c, cfgs in zip(cells, per_cell, strict=True)}
     final = [make(c.task, c.model, c.hparams, s, lr) for c in cells
