@@ -1,0 +1,154 @@
+"""Every figure of the README's results section, recomputed from the committed runs.
+
+The README quotes the main job (``results/cpu/``): its table, the prose under it and the time
+the job took. This module rebuilds each quoted number from the run files (``result.json``,
+``train_log.csv``) and from ``main_job.log``, by its own arithmetic (it does not call the report
+code, so a bug there cannot hide here), and fails when the README and the data disagree.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNS = ROOT / "results" / "cpu" / "runs"
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MODELS = ("pr_lstm", "lstm", "transformer")
+TASKS = ("parity_check", "cycle_navigation")
+EXTRA = ("1000", "2000", "5000", "10000")
+
+
+def _runs(task: str, model: str) -> list[dict]:
+    files = sorted((RUNS / task / model).glob("*/result.json"))
+    assert files, f"no runs of {task}/{model} under {RUNS}"
+    return [json.loads(f.read_text(encoding="utf-8")) for f in files]
+
+
+def _section() -> str:
+    start = README.index("## Results of the main job")
+    return README[start:README.index("\n## ", start + 1)]
+
+
+def _table() -> dict[str, list[str]]:
+    """The README table's rows by their first cell (task rows and the rows under them)."""
+    rows: dict[str, list[str]] = {}
+    task = ""
+    for line in _section().splitlines():
+        if not line.startswith("| ") or line.startswith("| Task") or line.startswith("|---"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if ":" in cells[0]:
+            task = cells[0].split(":")[0]
+            rows[f"{task} score"] = cells[1:]
+        else:
+            rows[f"{task} {cells[0]}"] = cells[1:]
+    return rows
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _score_cell(runs: list[dict]) -> str:
+    best = max(runs, key=lambda r: r["score"])
+    head = _pct(best["score"])
+    head = f"**{head}**" if best["score"] >= 0.9 else head
+    head += "" if best["fitted"] else "†"
+    fits = sum(r["fitted"] for r in runs)
+    if len(runs) > 1:
+        mean, std = _mean_std([r["score"] for r in runs])
+        head += f" ({_pct(mean)} ± {_pct(std)})"
+    return f"{head} · n={len(runs)} · fit {fits}/{len(runs)}"
+
+
+def _generalise_cell(runs: list[dict]) -> str:
+    in_range = [r["in_range_accuracy"] for r in runs]
+    mean, std = _mean_std(in_range)
+    text = _pct(mean) if len(set(in_range)) == 1 else f"{_pct(mean)} ± {_pct(std)}"
+    steps = [r["steps_to_generalise"] for r in runs if r.get("steps_to_generalise") is not None]
+    count = f" ({len(steps)}/{len(runs)})" if len(runs) > 1 else ""
+    when = f"step {statistics.median(steps):,.0f}" if steps else "never"
+    return f"{text} · {when}{count}"
+
+
+def _lengths_cell(runs: list[dict]) -> str:
+    means = [statistics.fmean(r["extra_lengths"]["accuracy"][k] for r in runs) for k in EXTRA]
+    return " / ".join(f"{100 * m:.0f}" for m in means)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_table_matches_the_runs(task: str) -> None:
+    rows = _table()
+    for column, model in enumerate(MODELS):
+        runs = _runs(task, model)
+        assert rows[f"{task} score"][column] == _score_cell(runs), (task, model)
+        assert rows[f"{task} in-range · steps to generalise"][column] == \
+            _generalise_cell(runs), (task, model)
+        assert rows[f"{task} length 1k / 2k / 5k / 10k"][column] == \
+            _lengths_cell(runs), (task, model)
+
+
+def _time_at(run: dict) -> float:
+    """The training clock (wall seconds) of the log row at the run's generalisation step."""
+    log = RUNS / run["run_id"] / "train_log.csv"
+    with log.open(encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if int(r["step"]) == run["steps_to_generalise"])
+    return float(row["wall_seconds"])
+
+
+def _one_sided_fisher(k1: int, n1: int, k2: int, n2: int) -> float:
+    """P(at least k1 of the k1 + k2 solves fall in the first group), hypergeometric."""
+    total, solves = n1 + n2, k1 + k2
+    return sum(math.comb(n1, k) * math.comb(n2, solves - k)
+               for k in range(k1, min(n1, solves) + 1)) / math.comb(total, solves)
+
+
+def test_prose_matches_the_runs() -> None:
+    text = " ".join(_section().split())
+    pr, lstm = _runs("parity_check", "pr_lstm"), _runs("parity_check", "lstm")
+    pr_step = statistics.median(r["steps_to_generalise"] for r in pr)
+    lstm_step = statistics.median(r["steps_to_generalise"] for r in lstm)
+    pr_s = statistics.median(_time_at(r) for r in pr)
+    lstm_s = statistics.median(_time_at(r) for r in lstm)
+    assert (f"~{lstm_step / pr_step:.1f}× sooner in steps (median step {pr_step:,.0f} vs "
+            f"{lstm_step:,.0f})") in text
+    assert (f"~{lstm_s / pr_s:.1f}× sooner in training seconds (median {pr_s:.1f} s vs "
+            f"{lstm_s:.1f} s)") in text
+
+    solved = {m: sum(r["solved"] for r in _runs("cycle_navigation", m)) for m in MODELS[:2]}
+    n = {m: len(_runs("cycle_navigation", m)) for m in MODELS[:2]}
+    assert solved == {"pr_lstm": 2, "lstm": 0} and n == {"pr_lstm": 3, "lstm": 3}
+    assert "generalises on cycle_navigation in 2 of 3 seeds, the LSTM in none" in text
+    p = _one_sided_fisher(solved["pr_lstm"], n["pr_lstm"], solved["lstm"], n["lstm"])
+    assert f"p = {p:.2f})" in text and p > 0.05
+
+    counts = {m: {r["parameters"] for r in pr + lstm if r["model"] == m} for m in MODELS[:2]}
+    (pr_params,), (lstm_params,) = counts["pr_lstm"], counts["lstm"]
+    assert (f"{pr_params / lstm_params:.1f}× the LSTM's parameters ({pr_params:,} vs "
+            f"{lstm_params:,})") in text
+    steps = {r["model"]: r["steps"] for r in pr + lstm}
+    assert f"pr_lstm {steps['pr_lstm']:,} steps and lstm {steps['lstm']:,} steps" in text
+
+
+def test_time_and_overheads_match_the_log() -> None:
+    text = " ".join(_section().split())
+    log = (ROOT / "results" / "cpu" / "main_job.log").read_text(encoding="utf-8")
+    install, job, total = map(int, re.search(
+        r"install (\d+) s; main job (\d+) s; total (\d+) s", log).groups())
+    assert install + job == total
+    runs = [r for t in TASKS for m in MODELS for r in _runs(t, m)]
+    assert f"**{total} s** ({install} s install + {job} s for {len(runs)} runs" in text
+    overhead = sum(r["validation"]["seconds"] for r in runs if r["validation"]) / sum(
+        r["train_seconds"] for r in runs if r["validation"])
+    assert f"≈{100 * overhead:.1f} % of the {len(runs)} runs' training time" in text
