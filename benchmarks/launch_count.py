@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"triton {p['triton_total']:4d}  torch kernels {p['torch_kernel_total']:4d}  "
                   f"allocations {p['allocations']:4d}  views {p['view_ops']:4d}  {host}"
                   f"{p['torch_kernel_ops']}", flush=True)
-    from prlstm.experiments.io import write_json  # atomic: temp file, then rename
+    from prlstm.experiments.run.io import write_json  # atomic: temp file, then rename
 
     write_json(args.out, {"rows": rows, "note": __doc__.split("\n\n")[1]})
     print(f"wrote {args.out}")

@@ -33,11 +33,11 @@ except ImportError:  # running from a checkout without an installed package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from prlstm import tasks
 
-from prlstm.experiments import cpu_env
-from prlstm.experiments.factory import build_model, build_task
-from prlstm.experiments.io import write_json
-from prlstm.experiments.metrics import batch_metrics
-from prlstm.experiments.presets import get_preset, grid, make_config
+from prlstm.experiments.orchestrate.presets import get_preset, grid, make_config
+from prlstm.experiments.run import cpu_env
+from prlstm.experiments.run.factory import build_model, build_task
+from prlstm.experiments.run.io import write_json
+from prlstm.experiments.run.metrics import batch_metrics
 
 MODELS = ("pr_lstm", "pr_rnn", "rnn", "lstm", "transformer", "stack_rnn", "tape_rnn", "mingru",
           "minlstm", "linear_rnn", "deltanet", "mamba", "mlstm", "slstm")

@@ -31,7 +31,7 @@ except ImportError:  # a checkout without an installed package
     import prlstm
 
 from prlstm import PRLSTM
-from prlstm.experiments.io import write_json
+from prlstm.experiments.run.io import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -28,5 +28,5 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # The suite runs with prlstm's CPU pin off (docs/reproducibility.md): the pin costs speed, the
 # test process could not be pinned after its first tensor operation anyway, and workers and
 # subprocesses inherit this, so every process of a test computes alike. The pin itself is
-# tested in subprocesses with a clean environment (tests/experiments/test_cpu_env.py).
+# tested in subprocesses with a clean environment (tests/experiments/run/test_cpu_env.py).
 os.environ.setdefault("PRLSTM_CPU_PIN", "0")

@@ -39,7 +39,7 @@ class PRNet(nn.Module):
                 raise RuntimeError("pr_lstm:triton-c<C> needs triton and a CUDA device "
                                    "(or TRITON_INTERPRET=1)")
             cell = self.pr.layers[0]
-            h = tri.scan(tri.make_combine(cell, self.chunk), cell.leaf_state(x))[0]
+            h = tri.scan(tri.make_combine(cell, self.chunk), cell.leaf_state(x))[0][0]
         else:
             h, _ = self.pr(x)
         return self.readout(torch.relu(h))

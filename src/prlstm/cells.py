@@ -22,12 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from prlstm.config import CELLS, MERGES, check_cell
 from prlstm.epilogue import lstm_epilogue
 
-State = tuple[Tensor, ...]
+__all__ = ["CELLS", "MERGES", "CombineCell", "State"]
 
-CELLS = ("lstm", "rnn", "gru")
-MERGES = ("gated", "sum", "concat")
+State = tuple[Tensor, ...]
 # Gate blocks per linear map (leaf, merge, refinement); the gru merge is an nn.GRUCell.
 _GATES = {"lstm": (3, 5, 4), "rnn": (1, 1, 1), "gru": (1, 0, 0)}
 
@@ -60,11 +60,7 @@ class CombineCell(nn.Module):
         kw = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size = input_size, hidden_size
         self.cell, self.refinements = cell, refinements
-        if cell not in CELLS:  # validated by the layer; kept as a guard for direct use
-            raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
-        if merge not in MERGES or (cell == "gru" and merge != "gated"):
-            allowed = ("gated",) if cell == "gru" else MERGES
-            raise ValueError(f"merge must be one of {allowed} for cell={cell!r}, got {merge!r}")
+        check_cell(cell, merge, refinements)  # prlstm.config: the rules, written once
         self.merge_kind = merge
         H = hidden_size
         leaf_g, merge_g, refine_g = _GATES[cell]

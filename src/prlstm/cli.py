@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     loads torch but runs no kernel) and so reach every worker process; a Python caller gets its
     environment back afterwards.
     """
-    from prlstm.experiments import cpu_env
+    from prlstm.experiments.run import cpu_env
 
     with cpu_env.pinned():
         for problem in cpu_env.check():

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from prlstm.cli import main
-from prlstm.experiments.presets import make_config
-from prlstm.experiments.sweep import run_sweep
+from prlstm.experiments.orchestrate.presets import make_config
+from prlstm.experiments.orchestrate.sweep import run_sweep
 
 
 def test_analyze_smoke_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

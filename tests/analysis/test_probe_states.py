@@ -14,7 +14,7 @@ from prlstm.analysis import (
     prefix_states,
     probe_accuracy,
 )
-from prlstm.experiments.presets import make_config
+from prlstm.experiments.orchestrate.presets import make_config
 from prlstm.tasks import get
 
 

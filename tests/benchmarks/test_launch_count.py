@@ -33,6 +33,7 @@ def counter(monkeypatch: pytest.MonkeyPatch):
     return module, state
 
 
+@pytest.mark.slow
 def test_forward_is_triton_launches_only(counter) -> None:
     """T = 8, R = 1: 3 up-sweep + 2 down-sweep rounds of 2 stages, plus one first-blocks copy;
     no torch kernel outside Triton. With chunk 4: the two chunk kernels, the top level's round

@@ -60,6 +60,7 @@ def test_with_chunk_models(speed) -> None:
     assert speed.with_chunk_models(["pr_lstm:triton"], 0) == ["pr_lstm:triton"]
 
 
+@pytest.mark.slow
 def test_inference_rows_carry_ratios_against_lstm(speed) -> None:
     rows = speed.inference_curves(["pr_lstm:levelwise", "lstm"], ["fp32"], [1, 4], 2, 8, 1,
                                   torch.device("cpu"), 3, 0.01)
@@ -105,6 +106,7 @@ class _Broken(torch.nn.Module):
         raise RuntimeError("kernel exploded")
 
 
+@pytest.mark.slow
 def test_a_failing_triton_model_is_reported_not_fatal(speed, monkeypatch) -> None:
     real = speed.make_model
     monkeypatch.setattr(speed.bench_models, "make_model",  # the module E5 and training call

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from prlstm.experiments.checkpoint import read_manifest
-from prlstm.experiments.io import read_json
+from prlstm.experiments.run.checkpoint import read_manifest
+from prlstm.experiments.run.io import read_json
 
 
 def results(out: Path) -> dict[str, dict[str, Any]]:

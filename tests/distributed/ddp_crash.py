@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import sys
 
-from prlstm.experiments.config import RunConfig
-from prlstm.experiments.presets import make_config
-from prlstm.experiments.train import train
+from prlstm.experiments.orchestrate.presets import make_config
+from prlstm.experiments.run.config import RunConfig
+from prlstm.experiments.run.train import train
 
 
 def die_on_rank_1(step: int) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from prlstm.cli import main
-from prlstm.experiments.presets import make_config
-from prlstm.experiments.ray_engine import RayEngine, pack_run, probe_address, unpack_run
-from prlstm.experiments.sweep import LocalEngine, run_sweep
+from prlstm.experiments.orchestrate.presets import make_config
+from prlstm.experiments.orchestrate.ray_engine import RayEngine, pack_run, probe_address, unpack_run
+from prlstm.experiments.orchestrate.sweep import LocalEngine, run_sweep
 from tests.distributed.compare import assert_same_runs
 
 

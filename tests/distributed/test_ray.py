@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from prlstm.cli import main
-from prlstm.experiments.checkpoint import read_manifest
+from prlstm.experiments.run.checkpoint import read_manifest
 from tests.distributed.compare import assert_same_runs, results
 from tests.distributed.conftest import (
     RayCluster,

@@ -18,11 +18,11 @@ import torch
 from safetensors.torch import load_file
 
 from prlstm.cli import main
-from prlstm.experiments.checkpoint import read_manifest
-from prlstm.experiments.config import RunConfig
-from prlstm.experiments.io import read_json
-from prlstm.experiments.train import train
-from prlstm.experiments.trainlog import read_log
+from prlstm.experiments.run.checkpoint import read_manifest
+from prlstm.experiments.run.config import RunConfig
+from prlstm.experiments.run.io import read_json
+from prlstm.experiments.run.train import train
+from prlstm.experiments.run.trainlog import read_log
 from tests.distributed.conftest import subprocess_env
 from tests.distributed.netns import Hosts, unavailable_reason
 
@@ -85,7 +85,7 @@ def test_two_processes_match_one_at_the_combined_batch(tmp_path: Path) -> None:
 
 
 def test_batch_must_split_evenly_over_the_processes(monkeypatch, tmp_path: Path) -> None:
-    from prlstm.experiments.distributed import DataParallel
+    from prlstm.experiments.run.distributed import DataParallel
 
     monkeypatch.setenv("WORLD_SIZE", "3")
     with pytest.raises(ValueError, match=r"batch_size \(8\) must be a multiple .* \(3\)"):

@@ -14,8 +14,8 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from prlstm.cli import main
-from prlstm.experiments.checkpoint import read_manifest
-from prlstm.experiments.io import read_csv
+from prlstm.experiments.run.checkpoint import read_manifest
+from prlstm.experiments.run.io import read_csv
 from tests.distributed.conftest import subprocess_env
 from tests.distributed.netns import Hosts, unavailable_reason
 from tests.distributed.test_torchrun import TOLERANCE, free_port
@@ -39,9 +39,9 @@ def test_lm_two_processes_match_one(tmp_path: Path) -> None:
     corpus.mkdir()
     for i in range(4):
         (corpus / f"f{i}.py").write_text(TEXT[i:] + f"# file {i}\n")
-    flags = ["lm", "train", "--model", "pr_lstm", "--files", str(corpus), "--batch", "4",
-             "--seq-len", "16", "--steps", "4", "--eval-every", "2", "--ckpt-every", "2",
-             "--emb", "8", "--hidden", "8", "--quiet"]
+    flags = ["lm", "train", "--model", "pr_lstm", "--files", str(corpus), "--batch-size", "4",
+             "--seq-len", "16", "--steps", "4", "--val-every", "2", "--ckpt-every", "2",
+             "--embedding-size", "8", "--hidden-size", "8", "--quiet"]
     one, ddp = tmp_path / "one", tmp_path / "ddp"
     assert main([*flags, "--out", str(one)]) == 0
     done = _torchrun([*flags, "--out", str(ddp)])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from prlstm.experiments.config import RunConfig
-from prlstm.experiments.presets import make_config
+from prlstm.experiments.orchestrate.presets import make_config
+from prlstm.experiments.run.config import RunConfig
 
 SmokeFactory = Callable[..., RunConfig]
 

@@ -28,22 +28,22 @@ from safetensors.torch import load_file, save_file
 
 from prlstm import PRLSTM
 from prlstm.cli import main
-from prlstm.experiments import io as io_module
-from prlstm.experiments.checkpoint import (
+from prlstm.experiments.reporting.plots import write_plots
+from prlstm.experiments.reporting.report import write_report
+from prlstm.experiments.reporting.results import group_results, load_results
+from prlstm.experiments.run import io as io_module
+from prlstm.experiments.run.checkpoint import (
     MANIFEST,
     CheckpointError,
     _sha256,
     read_manifest,
     write_checkpoint_set,
 )
-from prlstm.experiments.evaluate import RESULT_FILE, evaluate_run
-from prlstm.experiments.io import read_json, with_digest, write_json
-from prlstm.experiments.lock import TRAIN_LOCK, lock_run_dir
-from prlstm.experiments.plots import write_plots
-from prlstm.experiments.report import write_report
-from prlstm.experiments.results import group_results, load_results
-from prlstm.experiments.train import train
-from prlstm.experiments.trainlog import read_rows
+from prlstm.experiments.run.evaluate import RESULT_FILE, evaluate_run
+from prlstm.experiments.run.io import read_json, with_digest, write_json
+from prlstm.experiments.run.lock import TRAIN_LOCK, lock_run_dir
+from prlstm.experiments.run.train import train
+from prlstm.experiments.run.trainlog import read_rows
 from prlstm.lm.train import LMConfig, load_run, train_lm
 from prlstm.naming import file_in
 
@@ -95,6 +95,7 @@ def test_a_task_name_that_is_a_path_is_skipped(tmp_path: Path, capsys, task) -> 
 
 def test_plot_file_names_stay_in_the_output_directory(tmp_path: Path) -> None:
     """Even a name that reaches the plots unchecked (an in-memory group) cannot leave."""
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
     (tmp_path / "out" / "accuracy_..").mkdir(parents=True)
     groups = group_results([{**_result(task="../../X"), "run_dir": str(tmp_path)}])
     written = write_plots(groups, tmp_path / "out")
@@ -133,7 +134,7 @@ def test_a_malformed_result_is_skipped_with_one_warning(tmp_path: Path, capsys, 
 
 # --- 3. one trainer per run directory ---------------------------------------------------------
 
-HOLD = ("import sys, time; from prlstm.experiments.lock import lock_run_dir\n"
+HOLD = ("import sys, time; from prlstm.experiments.run.lock import lock_run_dir\n"
         "with lock_run_dir(sys.argv[1]):\n    print('locked', flush=True); time.sleep(60)\n")
 
 
@@ -157,6 +158,7 @@ LM_FLAGS = ["--val-fraction", "0.34", "--steps", "4", "--batch", "2", "--seq-len
             "--eval-every", "2", "--ckpt-every", "2", "--emb", "8", "--hidden", "8", "--quiet"]
 
 
+@pytest.mark.slow
 def test_a_second_trainer_on_a_run_dir_is_refused(tmp_path: Path, capsys) -> None:
     run_dir, lm_dir = tmp_path / "run", tmp_path / "lm"
     run_dir.mkdir()
@@ -198,7 +200,7 @@ def test_the_run_lock_is_held_while_training(smoke, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def partial(tmp_path_factory) -> Path:
     """A run of 4 steps stopped after its checkpoint of step 2."""
-    from prlstm.experiments.presets import make_config
+    from prlstm.experiments.orchestrate.presets import make_config
 
     run_dir = tmp_path_factory.mktemp("partial") / "run"
 
@@ -323,7 +325,7 @@ def _poison(model_holder: dict[str, Any], at: int) -> Callable[[int], None]:
 @pytest.mark.parametrize(("log_every", "ckpt_every", "kept"), [(1, 1, 2), (100, 4, 0)])
 def test_training_that_diverges_stops_and_keeps_the_last_finite_checkpoint(
         smoke, tmp_path: Path, monkeypatch, log_every, ckpt_every, kept) -> None:
-    train_module = importlib.import_module("prlstm.experiments.train")  # not the function
+    train_module = importlib.import_module("prlstm.experiments.run.train")  # not the function
     holder: dict[str, Any] = {}
     build = train_module.build_model
 
@@ -355,7 +357,7 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
-    from prlstm.experiments.presets import make_config
+    from prlstm.experiments.orchestrate.presets import make_config
 
     run_dir = tmp_path_factory.mktemp("finished") / "run"
     train(make_config("parity_check", "lstm", "smoke", steps=2), run_dir, progress=False)
@@ -392,14 +394,16 @@ class _Killed(BaseException):
 
 
 def _lm_config(corpus: Path) -> LMConfig:
-    return LMConfig(model="pr_lstm", files=[str(corpus)], val_fraction=0.34, steps=4, batch=2,
-                    seq_len=16, eval_every=2, ckpt_every=2, eval_windows=2, emb=8, hidden=8)
+    return LMConfig(model="pr_lstm", files=[str(corpus)], val_fraction=0.34, steps=4,
+                    batch_size=2, seq_len=16, val_every=2, ckpt_every=2, eval_windows=2,
+                    embedding_size=8, hidden_size=8)
 
 
 def _lm_weights(run: Path) -> dict[str, torch.Tensor]:
     return dict(load_run(run)[1].state_dict())
 
 
+@pytest.mark.slow
 def test_lm_kill_between_any_two_writes(tmp_path: Path, monkeypatch) -> None:
     cfg = _lm_config(_corpus(tmp_path))
     reference = train_lm(cfg, tmp_path / "ref", progress=False)
@@ -495,6 +499,7 @@ def test_cli_maps_os_and_memory_errors_to_one_line(monkeypatch, capsys) -> None:
         cli.main(["train", "--task", "parity_check", "--model", "rnn"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("field", "value"), [("num_hidden_layers", 10**7),
                                               ("hidden_size", 10**5), ("vocab_size", 1 << 30)])
 def test_hf_config_sizes_are_bounded(field: str, value: int) -> None:

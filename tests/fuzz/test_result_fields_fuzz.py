@@ -19,9 +19,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prlstm.experiments.evaluate import RESULT_FILE
-from prlstm.experiments.report import write_report
-from prlstm.experiments.results import load_results, result_problem
+from prlstm.experiments.reporting.report import write_report
+from prlstm.experiments.reporting.results import load_results, result_problem
+from prlstm.experiments.run.evaluate import RESULT_FILE
 from prlstm.naming import NAME_RE, file_in, safe_stem
 from tests.properties.strategies import examples
 

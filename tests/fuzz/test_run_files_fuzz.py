@@ -19,13 +19,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from safetensors.torch import load_file
 
-from prlstm.experiments.checkpoint import MANIFEST, read_manifest
-from prlstm.experiments.evaluate import RESULT_FILE, evaluate_run
-from prlstm.experiments.io import read_json, write_json
-from prlstm.experiments.presets import make_config
-from prlstm.experiments.results import load_results
-from prlstm.experiments.sweep import finished_result, run_one
-from prlstm.experiments.train import train
+from prlstm.experiments.orchestrate.presets import make_config
+from prlstm.experiments.orchestrate.sweep import finished_result, run_one
+from prlstm.experiments.reporting.results import load_results
+from prlstm.experiments.run.checkpoint import MANIFEST, read_manifest
+from prlstm.experiments.run.evaluate import RESULT_FILE, evaluate_run
+from prlstm.experiments.run.io import read_json, write_json
+from prlstm.experiments.run.train import train
 from tests.properties.strategies import examples
 
 CONFIG = make_config("parity_check", "lstm", "smoke", steps=6, ckpt_every=3, log_every=1)

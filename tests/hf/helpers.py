@@ -18,7 +18,7 @@ def model(cell: str = "lstm", R: int = 1, vocab_size: int = V, seed: int = 0, **
     import prlstm.hf as H
 
     torch.manual_seed(seed)
-    kw = {"hidden_size": 12, "num_hidden_layers": 2, "pad_token_id": 0,
+    kw = {"hidden_size": 12, "num_layers": 2, "pad_token_id": 0,
           "tie_word_embeddings": False, **kw}
     cfg = H.PRLSTMConfig(vocab_size=vocab_size, cell=cell, refinements=R,
                          initializer_range=1.0, **kw)

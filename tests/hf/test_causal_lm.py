@@ -8,6 +8,7 @@ pytest.importorskip("transformers", minversion="5.24",
 from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
 
 import prlstm.hf as H  # noqa: E402
+from prlstm.layer import PRLSTM  # noqa: E402
 from tests.hf.helpers import PROMPTS, V, left_pad  # noqa: E402
 from tests.hf.helpers import model as _model  # noqa: E402
 
@@ -21,6 +22,7 @@ def _hand_greedy(m, prompt, n):
     return seq[0, len(prompt):].tolist(), logits
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell,R", [("lstm", 1), ("rnn", 2), ("gru", 0)])
 def test_greedy_mixed_lengths_equals_hand_loop_per_row(cell, R):
     m = _model(cell, R)
@@ -40,6 +42,7 @@ def test_greedy_mixed_lengths_equals_hand_loop_per_row(cell, R):
     assert torch.equal(no_cache, out.sequences)
 
 
+@pytest.mark.slow
 def test_sampling_cache_equals_no_cache_and_is_seeded():
     m = _model()
     ids, mask = left_pad(PROMPTS)
@@ -76,6 +79,7 @@ def test_beam_search_reorders_the_cache():
     assert torch.equal(with_cache, without)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("padded", [False, True])
 def test_continuation_with_cache(padded):
     m = _model()
@@ -119,13 +123,13 @@ def test_save_load_round_trip_and_auto_classes(tmp_path):
 
 def test_tied_embeddings_and_own_initialisation():
     torch.manual_seed(1)
-    cfg = H.PRLSTMConfig(vocab_size=V, hidden_size=8, num_hidden_layers=1)
+    cfg = H.PRLSTMConfig(vocab_size=V, hidden_size=8, num_layers=1)
     m = H.PRLSTMForCausalLM(cfg)
     assert m.lm_head.weight is m.model.embed.weight
     # The PR layer keeps PyTorch's default init: rebuild the same modules in the same order.
     torch.manual_seed(1)
     torch.nn.Embedding(V, 8)
-    layer = H.modeling.PRLSTM(8, 8, num_layers=1)
+    layer = PRLSTM(8, 8, num_layers=1)
     for p, q in zip(m.model.layer.parameters(), layer.parameters(), strict=True):
         assert torch.equal(p, q)
     untied = H.PRLSTMForCausalLM(H.PRLSTMConfig(vocab_size=V, hidden_size=8, embedding_size=6,
@@ -172,6 +176,7 @@ def test_wrong_transformers_version_is_refused(monkeypatch):
         H._check_version()
 
 
+@pytest.mark.slow
 def test_import_prlstm_does_not_import_transformers():
     import subprocess
     import sys

@@ -19,11 +19,11 @@ from tests.hf.helpers import PROMPTS, V, left_pad, model  # noqa: E402
 
 # ------------------------------------------------------------------------------ hidden states
 def test_hidden_states_are_embeddings_layer_outputs_and_final_norm():
-    m = model(num_hidden_layers=3)
+    m = model(num_layers=3)
     ids = torch.tensor([[3, 4, 5, 6, 7, 8, 9], [9, 8, 7, 6, 5, 4, 3]])
     out = m(ids, output_hidden_states=True)
     hs = out.hidden_states
-    assert len(hs) == m.config.num_hidden_layers + 1
+    assert len(hs) == m.config.num_layers + 1
     assert all(h.shape == (2, 7, 12) for h in hs)
     torch.testing.assert_close(hs[0], m.model.embed(ids), rtol=0, atol=0)
     # layer 1 alone: a one-layer PRLSTM holding layer 1's weights
@@ -38,7 +38,7 @@ def test_hidden_states_are_embeddings_layer_outputs_and_final_norm():
 
 
 def test_hidden_states_of_a_padded_row_equal_the_row_alone():
-    m = model(num_hidden_layers=3)
+    m = model(num_layers=3)
     ids, mask = left_pad(PROMPTS)
     hs = m(ids, attention_mask=mask, output_hidden_states=True).hidden_states
     for b, p in enumerate(PROMPTS):
@@ -66,7 +66,7 @@ def test_config_output_hidden_states_and_return_dict_are_honoured():
 
 
 def test_retained_grads_on_hidden_states():
-    m = model(num_hidden_layers=3).train()
+    m = model(num_layers=3).train()
     ids, mask = left_pad(PROMPTS[:2])
     for kw in ({}, {"attention_mask": mask}):
         out = m(ids, output_hidden_states=True, **kw)
@@ -81,7 +81,7 @@ def test_retained_grads_on_hidden_states():
 
 
 def test_generate_returns_every_steps_hidden_states():
-    m = model(num_hidden_layers=3)
+    m = model(num_layers=3)
     ids, mask = left_pad(PROMPTS[:2])
     out = m.generate(ids, attention_mask=mask, max_new_tokens=4, do_sample=False,
                      return_dict_in_generate=True, output_hidden_states=True)
@@ -376,15 +376,24 @@ def test_continuous_batching_is_refused():
 # ---------------------------------------------------------------------------- torch.compile
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
-def test_compiled_forward_equals_eager():
+@pytest.mark.parametrize("padded", [False, True], ids=["no-mask", "left-padded-mask"])
+def test_compiled_forward_equals_eager(padded):
     torch.manual_seed(0)
-    cfg = H.PRLSTMConfig(vocab_size=V, hidden_size=8, num_hidden_layers=2, use_cache=False)
+    cfg = H.PRLSTMConfig(vocab_size=V, hidden_size=8, num_layers=2, use_cache=False)
     m = H.PRLSTMForCausalLM(cfg).eval()
-    ids = torch.randint(0, V, (2, 8))
+    ids = torch.randint(0, V, (3, 8))
+    mask = None
+    if padded:  # rows of 8, 5 and 1 tokens
+        mask = (torch.arange(8)[None, :] >= torch.tensor([[0], [3], [7]])).long()
+    torch._dynamo.reset()
     compiled = torch.compile(m.forward, fullgraph=True)
     with torch.no_grad():
-        out = compiled(input_ids=ids, output_hidden_states=True)
-        ref = m(ids, output_hidden_states=True)
+        out = compiled(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        ref = m(ids, attention_mask=mask, output_hidden_states=True)
     torch.testing.assert_close(out.logits, ref.logits, rtol=1e-5, atol=1e-5)
     for a, b in zip(out.hidden_states, ref.hidden_states, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    if padded:  # and the padded rows are still their rows alone
+        with torch.no_grad():
+            alone = m(ids[2:, 7:]).logits
+        torch.testing.assert_close(out.logits[2:, 7:], alone, rtol=1e-5, atol=1e-5)

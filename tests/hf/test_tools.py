@@ -37,6 +37,7 @@ def _offline_env(tmp_path: Path) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------- Trainer
+@pytest.mark.slow
 def test_trainer_gradient_accumulation_matches_a_manual_computation(tmp_path):
     from transformers import (
         DataCollatorForLanguageModeling,
@@ -57,7 +58,7 @@ def test_trainer_gradient_accumulation_matches_a_manual_computation(tmp_path):
         return batch
 
     torch.manual_seed(0)
-    cfg = H.PRLSTMConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=2,
+    cfg = H.PRLSTMConfig(vocab_size=len(tok), hidden_size=16, num_layers=2,
                          pad_token_id=tok.pad_token_id, initializer_range=0.5)
     m = H.PRLSTMForCausalLM(cfg)
     ref = H.PRLSTMForCausalLM(cfg)
@@ -125,6 +126,7 @@ def test_save_writes_auto_map_files_and_reloads_identically(tmp_path):
     assert "auto_map" not in loaded.config.__dict__  # serialised, not an attribute
 
 
+@pytest.mark.slow
 def test_fresh_process_loads_with_trust_remote_code(tmp_path):
     m = model().float()
     ckpt, again = tmp_path / "ckpt", tmp_path / "again"
@@ -301,6 +303,7 @@ def _python_blocks(path: Path) -> list[tuple[int, str]]:
     return blocks
 
 
+@pytest.mark.slow
 def test_docs_hf_md_python_blocks_run(tmp_path, monkeypatch):
     doc = ROOT / "docs" / "hf.md"
     blocks = _python_blocks(doc)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from prlstm.cli import main
-from prlstm.experiments.results import load_results
+from prlstm.experiments.reporting.results import load_results
 
 WRITTEN_HERE = ["mingru", "minlstm", "linear_rnn", "deltanet", "mamba"]
 XLSTM = ["mlstm", "slstm"]
@@ -21,6 +21,7 @@ def _sweep(out: Path, models: list[str], *extra: str) -> None:
                  "--out", str(out), "--quiet", "--workers", "1", *extra]) == 0
 
 
+@pytest.mark.slow
 def test_every_new_model_sweeps_and_reports(tmp_path: Path) -> None:
     models = WRITTEN_HERE + (XLSTM if HAVE_XLSTM else [])
     _sweep(tmp_path, models)

@@ -10,13 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from prlstm.models.deltanet import DeltaNet, DeltaNetMixer, delta_rule_chunked, delta_rule_ref
-from prlstm.models.mamba import (
-    Mamba,
-    MambaMixer,
-    _CausalConv,
-    selective_scan,
-    selective_scan_ref,
-)
+from prlstm.models.mamba import Mamba, MambaMixer, _CausalConv
+from prlstm.models.selective_scan import selective_scan, selective_scan_ref
 
 LENGTHS = (1, 2, 7, 33, 40)
 TOL = {"atol": 1e-10, "rtol": 1e-10}

@@ -11,8 +11,8 @@ import torch
 
 from prlstm import models
 from prlstm.cli import main
-from prlstm.experiments.presets import make_config
-from prlstm.experiments.sweep import run_sweep
+from prlstm.experiments.orchestrate.presets import make_config
+from prlstm.experiments.orchestrate.sweep import run_sweep
 from prlstm.models import plugins
 from tests.models import plugin_model
 
@@ -96,6 +96,7 @@ def test_probe_does_not_move_the_global_rng() -> None:
     assert torch.equal(torch.rand(3), after)
 
 
+@pytest.mark.slow
 def test_train_eval_report_with_an_import_path(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     assert main(["train", "--task", "parity_check", "--model", PATH, "--preset", "smoke",
@@ -111,6 +112,7 @@ def test_train_eval_report_with_an_import_path(tmp_path: Path) -> None:
     assert PATH in (runs / "report" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_sweep_with_a_registered_model(tmp_path: Path) -> None:
     models.register("tiny_gru", plugin_model.build)
     configs = [make_config("parity_check", name, "smoke", seed=s)
@@ -170,6 +172,7 @@ def test_cli_error_for_a_bad_factory(capsys) -> None:
     assert err.count("\n") == 0 and "expected a torch.nn.Module" in err
 
 
+@pytest.mark.slow
 def test_parameter_matching() -> None:
     target = models.count_parameters("pr_lstm", 2, 2, hidden_size=128)
     assert target == 232_322
@@ -183,6 +186,7 @@ def test_parameter_matching() -> None:
         models.width_for_params("lstm", 0, 2, 2)
 
 
+@pytest.mark.slow
 def test_models_cli_params_and_match(capsys) -> None:
     assert main(["models", "--params", "--models", "lstm,rnn", "--hidden-size", "128"]) == 0
     out = capsys.readouterr().out
@@ -192,6 +196,7 @@ def test_models_cli_params_and_match(capsys) -> None:
     assert "| lstm | hidden_size | 239 | 232,788 | +0.2 % |" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_registered_model_reaches_spawned_workers(tmp_path: Path) -> None:
     models.register("tiny_gru", plugin_model.build)
     configs = [make_config("parity_check", "tiny_gru", "smoke", seed=s) for s in (0, 1)]

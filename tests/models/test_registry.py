@@ -38,6 +38,7 @@ def test_parameter_counts_match_reference(name: str, hparams: dict, expected: in
     assert n_params(build(name, 2, 2, **hparams)) == expected
 
 
+@pytest.mark.slow
 def test_defaults_are_the_benchmark_settings() -> None:
     # The defaults alone reproduce the reference counts (tape_rnn: the example's M = 40).
     assert n_params(build("rnn", 2, 2)) == 67_330

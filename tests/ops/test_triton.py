@@ -62,9 +62,9 @@ def _inputs(T: int, hidden: int = H, seed: int = 1):
 
 def _scans(cell: CombineCell) -> dict:
     fused = tri.make_combine(cell)
-    return {"reference": lambda l: reference.scan(cell.combine, l),
-            "tree_op": lambda l: tri.scan(fused, l),
-            "levelwise+fused": lambda l: levelwise.scan(fused, l)}
+    return {"reference": lambda l: reference.scan(cell.combine, l)[0],
+            "tree_op": lambda l: tri.scan(fused, l)[0],
+            "levelwise+fused": lambda l: levelwise.scan(fused, l)[0]}
 
 
 @pytest.mark.parametrize("R", [0, 1, 2])
@@ -89,7 +89,7 @@ def test_bf16_autocast_matches_reference(R: int) -> None:
     """bf16 GEMMs with fp32 state: no worse than the torch backend under the same autocast."""
     cell = _cell(R)
     scans = _scans(cell)
-    base = lambda l: levelwise.scan(cell.combine, l)  # noqa: E731
+    base = lambda l: levelwise.scan(cell.combine, l)[0]  # noqa: E731
     for T in LENGTHS[-3:]:
         x, w = _inputs(T)
         ref = _run(cell, x, scans["reference"], w)
@@ -182,15 +182,15 @@ def test_chunked_op_values_and_gradients_match_reference(R: int) -> None:
     chunked = tri.make_combine(cell, chunk=CHUNKS[-1] if CUDA else 4)
     for T in CHUNK_LENGTHS[1:]:
         x, w = _inputs(T)
-        ref = _run(cell, x, lambda l: reference.scan(cell.combine, l), w)
-        got = _run(cell, x, lambda l: tri.scan(chunked, l), w)
+        ref = _run(cell, x, lambda l: reference.scan(cell.combine, l)[0], w)
+        got = _run(cell, x, lambda l: tri.scan(chunked, l)[0], w)
         for i, (a, b) in enumerate(zip(got, ref, strict=True)):
             scale = max(1.0, b.abs().max().item())
             torch.testing.assert_close(a, b, atol=FP32_TOL * scale, rtol=0,
                                        msg=lambda m, i=i, t=T: f"T={t} #{i}: {m}")
-        plain = _run(cell, x, lambda l: tri.scan(tri.make_combine(cell, chunk=0), l), w,
+        plain = _run(cell, x, lambda l: tri.scan(tri.make_combine(cell, chunk=0), l)[0], w,
                      autocast=True)
-        bf16 = _run(cell, x, lambda l: tri.scan(chunked, l), w, autocast=True)
+        bf16 = _run(cell, x, lambda l: tri.scan(chunked, l)[0], w, autocast=True)
         for a, b in zip(bf16, plain, strict=True):
             torch.testing.assert_close(a, b, atol=1e-5 * max(1.0, b.abs().max().item()), rtol=0)
 
@@ -217,8 +217,8 @@ def test_bf16_dtypes_follow_autocast() -> None:
     x, _ = _inputs(5)
     with torch.autocast(DEV.type, dtype=torch.bfloat16):
         leaves = cell.leaf_state(x)
-        h, c = tri.scan(tri.make_combine(cell), leaves)
-        h2, c2 = levelwise.scan(cell.combine, leaves)
+        (h, c), _ = tri.scan(tri.make_combine(cell), leaves)
+        (h2, c2), _ = levelwise.scan(cell.combine, leaves)
     assert (h.dtype, c.dtype) == (h2.dtype, c2.dtype)
 
 
@@ -261,8 +261,9 @@ def test_final_state_path_and_sequential_schedule() -> None:
     want = levelwise.fold_final(cell.combine, levelwise.upsweep(cell.combine, leaves), lengths)
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, atol=FP32_TOL, rtol=0)
-    seq = tri.scan(fused, leaves, "sequential")
-    for a, b in zip(seq, reference.scan(cell.combine, leaves, "sequential"), strict=True):
+    seq, _ = tri.scan(fused, leaves, schedule="sequential")
+    want, _ = reference.scan(cell.combine, leaves, schedule="sequential")
+    for a, b in zip(seq, want, strict=True):
         torch.testing.assert_close(a, b, atol=FP32_TOL, rtol=0)
 
 
@@ -270,8 +271,8 @@ def test_other_cells_fall_back() -> None:
     torch.manual_seed(0)
     cell = CombineCell(3, 8, "rnn", 1, device=DEV)
     leaves = cell.leaf_state(torch.randn(2, 6, 3, device=DEV))
-    got = tri.scan(tri.make_combine(cell), leaves)
-    for a, b in zip(got, reference.scan(cell.combine, leaves), strict=True):
+    got, _ = tri.scan(tri.make_combine(cell), leaves)
+    for a, b in zip(got, reference.scan(cell.combine, leaves)[0], strict=True):
         torch.testing.assert_close(a, b)
 
 
@@ -289,7 +290,7 @@ def test_saved_memory_is_linear_in_length() -> None:
             return t
 
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            h, c = tri.scan(fused, cell.leaf_state(x.requires_grad_(True)))
+            (h, c), _ = tri.scan(fused, cell.leaf_state(x.requires_grad_(True)))
         total.append(sum(saved))
     d1, d2 = total[1] - total[0], total[2] - total[1]
     assert 1.9 * d1 <= d2 <= 2.1 * d1, total
@@ -300,7 +301,7 @@ def test_torch_compile_fullgraph() -> None:
     cell = _cell(1)
 
     def f(x: torch.Tensor) -> torch.Tensor:
-        h, c = tri.scan(tri.make_combine(cell), cell.leaf_state(x))
+        (h, c), _ = tri.scan(tri.make_combine(cell), cell.leaf_state(x))
         return h.sum() + c.square().sum()
 
     x, _ = _inputs(9)
@@ -331,6 +332,87 @@ def test_layer_backend_when_wired() -> None:
     got, got_state = layer(x)
     torch.testing.assert_close(got, want, atol=FP32_TOL, rtol=0)
     torch.testing.assert_close(got_state.c, want_state.c, atol=FP32_TOL, rtol=0)
+
+
+@pytest.mark.slow
+def test_every_layer_path_matches_reference() -> None:
+    """forward, lengths, final_state, prefill, continuation, step and hx on backend='triton'
+    (fused kernels, fp32): values and every gradient against ``reference``."""
+    from .pinning import check_layer_paths
+
+    check_layer_paths("triton", "lstm", 1, tol=FP32_TOL * 10, dtype=torch.float32)
+
+
+def test_auto_check_passes_and_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-time check of ``backend="auto"`` runs the kernels once per (device, dtype)."""
+    from prlstm.ops.triton import check
+
+    monkeypatch.setattr(check, "_RESULTS", {})
+    calls: list[str] = []
+    real = check.compare
+    monkeypatch.setattr(check, "compare", lambda *a: (calls.append("run"), real(*a))[1])
+    assert check.compare(DEV, torch.float32) is None
+    calls.clear()
+    assert check.verified(DEV, torch.float32) and check.verified(DEV, torch.float32)
+    assert calls == ["run"]
+    assert not check.verified(DEV, torch.float64)  # no kernels for float64: never checked
+    assert calls == ["run"]
+
+
+def _broken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tree op whose c is off by 1e-3: what a miscompiled kernel could return."""
+    real = tri.FusedCombine.tree_scan
+
+    def tree_scan(self, leaves):
+        h, c = real(self, leaves)
+        return h, c + 1e-3
+
+    monkeypatch.setattr(tri.FusedCombine, "tree_scan", tree_scan)
+
+
+def test_auto_check_catches_a_broken_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prlstm.ops.triton import check
+
+    monkeypatch.setattr(check, "_RESULTS", {})
+    _broken(monkeypatch)
+    assert "c differs from levelwise" in check.compare(DEV, torch.float32)
+    with pytest.warns(RuntimeWarning, match="failed their check .* uses 'levelwise'"):
+        assert not check.verified(DEV, torch.float32)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once: the cached answer is silent
+        assert not check.verified(DEV, torch.float32)
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_auto_uses_triton_only_after_the_check(broken: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layer's ``auto``: triton when the check passed, else levelwise with one warning.
+    On a CPU the device is made to look like CUDA; the kernels run in the interpreter."""
+    import warnings
+
+    from prlstm import PRLSTM
+    from prlstm.ops.triton import check
+
+    monkeypatch.setattr(check, "_RESULTS", {})
+    if broken:
+        _broken(monkeypatch)
+    torch.manual_seed(0)
+    layer = PRLSTM(3, 8, device=DEV)
+    x = torch.randn(2, 5, 3, device=DEV)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check.verified(DEV, torch.float32)  # the check itself runs on the real device type
+        with monkeypatch.context() as m:
+            m.setattr(type(x), "is_cuda", property(lambda self: True))
+            first = layer._scan_backend(x)
+            second = layer._scan_backend(x)
+    assert first == second == ("levelwise" if broken else "triton")
+    assert len([w for w in caught if "failed their check" in str(w.message)]) == int(broken)
+    out = layer(x)[0]
+    layer.backend = "levelwise"
+    torch.testing.assert_close(out, layer(x)[0], atol=FP32_TOL, rtol=0)
 
 
 def _has_nvidia_backend() -> bool:

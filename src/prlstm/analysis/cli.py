@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +10,12 @@ from typing import Any
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Write analysis.json, analysis.md and the plots; print the Markdown."""
     from prlstm.analysis.report import write_analysis
+    from prlstm.experiments.cli_args import print_written
 
     out = Path(args.out) if args.out else Path(args.runs_dir) / "analysis"
-    try:
-        text, written = write_analysis(args.runs_dir, out, plots=not args.no_plots,
-                                       num_lengths=args.num_lengths, bin_width=args.bin_width,
-                                       seed=args.seed)
-    except ImportError as err:
-        print(f"prlstm analyze: error: {err}", file=sys.stderr)
-        return 2
-    print(text)
-    print(f"wrote {len(written)} file(s) to {out}", file=sys.stderr)
-    return 0
+    return print_written("analyze", lambda: write_analysis(
+        args.runs_dir, out, plots=not args.no_plots, num_lengths=args.num_lengths,
+        bin_width=args.bin_width, seed=args.seed), out=out)
 
 
 def register(subparsers: Any) -> None:

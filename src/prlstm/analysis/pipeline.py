@@ -38,7 +38,7 @@ from prlstm.analysis.states import (
     load_run_model,
     prefix_states,
 )
-from prlstm.experiments.results import load_results
+from prlstm.experiments.reporting.results import load_results
 
 VARIANT_KEYS = ("merge", "refinements", "schedule")
 STATE_MODELS = ("pr_lstm", "pr_rnn", "pr_gru", "lstm", "rnn")

@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from prlstm.analysis.pipeline import analyze
-from prlstm.experiments.io import atomic_write, atomic_write_file, ensure_writable_dir, write_json
+from prlstm.experiments.run.io import (
+    atomic_write,
+    atomic_write_file,
+    ensure_writable_dir,
+    write_json,
+)
 from prlstm.naming import file_in
 
 
@@ -106,7 +111,7 @@ def _centre(name: str) -> float:
 
 def _plot(task: str, series: dict[str, list[dict[str, float]]], ylabel: str, path: Path,
           fit_end: int) -> None:
-    from prlstm.experiments.plots import _pyplot  # matplotlib only when plotting
+    from prlstm.experiments.reporting.plots import _pyplot  # matplotlib only when plotting
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.2))

@@ -3,7 +3,7 @@
 Used by the probes and CKA: docs/experiments.md#probing-the-automaton-state and
 docs/experiments.md#state-similarity-cka.
 
-The fixed test set is the one :mod:`prlstm.experiments.evaluate` scores: sub-batch ``j`` of
+The fixed test set is the one :mod:`prlstm.experiments.run.evaluate` scores: sub-batch ``j`` of
 length ``l`` is drawn with ``eval_batch_seed(config, l, j)``, identical for every model and
 seed. :func:`eval_sequences` takes its sequences of the longest lengths (each one's prefixes
 give states at every position), :func:`prefix_states` reads the hidden state ``h_t`` of every input
@@ -21,12 +21,12 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import Tensor, nn
 
-from prlstm.experiments.checkpoint import has_checkpoint, load_checkpoint, read_manifest
-from prlstm.experiments.config import RunConfig
-from prlstm.experiments.evaluate import eval_batch_seed
-from prlstm.experiments.factory import build_model, build_task
-from prlstm.experiments.io import atomic_write_file, read_json
-from prlstm.experiments.train import CONFIG_FILE
+from prlstm.experiments.run.checkpoint import has_checkpoint, load_checkpoint, read_manifest
+from prlstm.experiments.run.config import RunConfig
+from prlstm.experiments.run.evaluate import eval_batch_seed
+from prlstm.experiments.run.factory import build_model, build_task
+from prlstm.experiments.run.io import atomic_write_file, read_json
+from prlstm.experiments.run.train import CONFIG_FILE
 from prlstm.tasks import Task
 
 #: Model weights only (no optimizer state), written by :func:`load_run_model`.

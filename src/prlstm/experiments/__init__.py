@@ -6,14 +6,14 @@
 >>> result = evaluate_run("runs/demo")            # doctest: +SKIP
 """
 
-from prlstm.experiments.checkpoint import CheckpointError
-from prlstm.experiments.config import RunConfig
-from prlstm.experiments.evaluate import accuracy_by_length, evaluate_run, score
-from prlstm.experiments.metrics import masked_accuracy, sequence_loss
-from prlstm.experiments.presets import get_preset, make_config, preset_names
-from prlstm.experiments.report import markdown_table, write_report
-from prlstm.experiments.sweep import run_sweep
-from prlstm.experiments.train import TrainSummary, train
+from prlstm.experiments.orchestrate.presets import get_preset, make_config, preset_names
+from prlstm.experiments.orchestrate.sweep import run_sweep
+from prlstm.experiments.reporting.report import markdown_table, write_report
+from prlstm.experiments.run.checkpoint import CheckpointError
+from prlstm.experiments.run.config import RunConfig
+from prlstm.experiments.run.evaluate import accuracy_by_length, evaluate_run, score
+from prlstm.experiments.run.metrics import masked_accuracy, sequence_loss
+from prlstm.experiments.run.train import TrainSummary, train
 
 __all__ = [
     "CheckpointError",

@@ -19,18 +19,25 @@ from prlstm.experiments.cli_args import (
     add_run_flags,
     expand_tasks,
     hparams,
+    print_written,
     run_fields,
     split_list,
 )
-from prlstm.experiments.config import RunConfig
-from prlstm.experiments.distributed import is_writer
-from prlstm.experiments.evaluate import evaluate_run
-from prlstm.experiments.presets import Preset, get_preset, grid, make_config, preset_names
-from prlstm.experiments.report import write_report
-from prlstm.experiments.seeding import resolve_device
-from prlstm.experiments.sweep import Engine, LocalEngine, run_sweep
-from prlstm.experiments.train import train
-from prlstm.experiments.tuned import label_cells, run_tuned_sweep
+from prlstm.experiments.orchestrate.presets import (
+    Preset,
+    get_preset,
+    grid,
+    make_config,
+    preset_names,
+)
+from prlstm.experiments.orchestrate.sweep import Engine, LocalEngine, run_sweep
+from prlstm.experiments.orchestrate.tuned import label_cells, run_tuned_sweep
+from prlstm.experiments.reporting.report import write_report
+from prlstm.experiments.run.config import RunConfig
+from prlstm.experiments.run.distributed import is_writer
+from prlstm.experiments.run.evaluate import evaluate_run
+from prlstm.experiments.run.seeding import resolve_device
+from prlstm.experiments.run.train import train
 
 INTERRUPTED = 130
 
@@ -69,7 +76,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not args.run_dir:
         raise ValueError("give the run directory: prlstm eval RUN_DIR (or --run-dir RUN_DIR)")
     if args.lengths:
-        from prlstm.experiments.evaluate import evaluate_extra_lengths
+        from prlstm.experiments.run.evaluate import evaluate_extra_lengths
 
         result = evaluate_extra_lengths(args.run_dir, args.lengths, per_length=args.per_length,
                                         batch_size=args.batch_size, device=args.device,
@@ -121,7 +128,7 @@ def _engine(args: argparse.Namespace, configs: list[RunConfig]) -> tuple[Engine,
         return LocalEngine(workers, progress=show), f"{workers} worker(s)"
     if args.workers is not None:
         raise ValueError("--workers is for --engine local; with --engine ray use --cpus-per-run")
-    from prlstm.experiments.ray_engine import RayEngine
+    from prlstm.experiments.orchestrate.ray_engine import RayEngine
 
     cpus = 1.0 if args.cpus_per_run is None else args.cpus_per_run
     gpus = 0.0 if args.gpus_per_run is None else args.gpus_per_run
@@ -210,23 +217,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write report.md and plots for a results directory and print the table."""
-    try:
-        table, written = write_report(args.results_dir, args.report_out,
-                                      plots=not args.no_plots,
-                                      published=getattr(args, "published", False),
-                                      preset=getattr(args, "report_preset", None),
-                                      reference=getattr(args, "reference", None))
-    except ImportError as err:
-        print(f"prlstm report: error: {err} (or pass --no-plots)", file=sys.stderr)
-        return 2
-    print(table)
-    print(f"wrote {len(written)} file(s) to {written[0].parent}", file=sys.stderr)
-    return 0
+    return print_written("report", lambda: write_report(
+        args.results_dir, args.report_out, plots=not args.no_plots,
+        published=getattr(args, "published", False),
+        preset=getattr(args, "report_preset", None),
+        reference=getattr(args, "reference", None)), hint=" (or pass --no-plots)")
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Re-train a saved run from its config.json and compare every number."""
-    from prlstm.experiments.reproduce import describe, reproduce
+    from prlstm.experiments.orchestrate.reproduce import describe, reproduce
 
     rep = reproduce(args.run_dir, args.work_dir, progress=_progress(args))
     print(describe(rep))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from prlstm import tasks
-from prlstm.experiments.presets import preset_names
+from prlstm.experiments.orchestrate.presets import preset_names
 
 # CLI flag -> RunConfig field, for the per-run settings every sub-command accepts.
 RUN_FLAGS: dict[str, tuple[str, type, str]] = {
@@ -39,6 +42,22 @@ HPARAM_FLAGS: dict[str, tuple[str, type, str]] = {
     "--positional-encoding": ("positional_encoding", str, "transformer positions"),
 }
 GROUPS = {"all": None, "regular": "regular", "dcf": "dcf", "cs": "cs"}
+
+
+def print_written(command: str, write: Callable[[], tuple[str, list[Path]]], *,
+                  out: Path | None = None, hint: str = "") -> int:
+    """Run ``write()`` (a report writer returning its text and the files written), print the
+    text and where the files went (``out``, else the first file's directory); a missing
+    optional dependency becomes one error line (with ``hint``) and status 2."""
+    try:
+        text, written = write()
+    except ImportError as err:
+        print(f"prlstm {command}: error: {err}{hint}", file=sys.stderr)
+        return 2
+    print(text)
+    where = out if out is not None else (written[0].parent if written else Path("."))
+    print(f"wrote {len(written)} file(s) to {where}", file=sys.stderr)
+    return 0
 
 
 def _key_value(text: str) -> tuple[str, Any]:

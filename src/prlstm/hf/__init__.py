@@ -1,9 +1,11 @@
 """Hugging Face ``transformers`` integration: a PR-LSTM causal language model.
 
 Importing this module registers :class:`PRLSTMConfig` (``model_type="prlstm"``) and
-:class:`PRLSTMForCausalLM` with ``AutoConfig`` / ``AutoModelForCausalLM``. Install with the
-``hf`` extra (Python >= 3.11): ``pip install -e ".[hf]"``. ``import prlstm`` never imports
-transformers; only this module does. ``save_pretrained`` also writes an ``auto_map`` and two
+:class:`PRLSTMForCausalLM` with ``AutoConfig`` / ``AutoModelForCausalLM``. The causal LM is
+the package's one LM backbone, :class:`PRLSTMModel` (plain PyTorch, :mod:`prlstm.lm.backbone`,
+shared with the LM demo), plus an LM head and the loss. Install with the ``hf`` extra (Python
+>= 3.11): ``pip install -e ".[hf]"``. ``import prlstm`` never imports transformers; only this
+module does. ``save_pretrained`` also writes an ``auto_map`` and two
 tiny files that import these classes from the installed package, so a process that never
 imported ``prlstm.hf`` loads a checkpoint with ``trust_remote_code=True``
 (:mod:`prlstm.hf.remote_code`).
@@ -47,6 +49,7 @@ _check_version()
 from prlstm.hf.cache import PRLSTMCache  # noqa: E402
 from prlstm.hf.config import PRLSTMConfig  # noqa: E402
 from prlstm.hf.modeling import PRLSTMForCausalLM, PRLSTMPreTrainedModel  # noqa: E402
+from prlstm.lm.backbone import PRLSTMModel, PRLSTMModelOutput  # noqa: E402
 
 
 def _register() -> None:
@@ -58,4 +61,5 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["PRLSTMCache", "PRLSTMConfig", "PRLSTMForCausalLM", "PRLSTMPreTrainedModel"]
+__all__ = ["PRLSTMCache", "PRLSTMConfig", "PRLSTMForCausalLM", "PRLSTMModel", "PRLSTMModelOutput",
+           "PRLSTMPreTrainedModel"]

@@ -30,7 +30,9 @@ class PRLSTMConfig(PreTrainedConfig):
         hidden_size: H, the PR layers' state size.
         embedding_size: token embedding width (default: ``hidden_size``); when it differs,
             a ``readout`` linear maps H to it before the LM head.
-        num_hidden_layers: stacked PR layers.
+        num_layers: stacked PR layers (the name the LM demo and the benchmark models use;
+            transformers' ``num_hidden_layers`` is an alias, read and written through
+            ``attribute_map``, and ``config.json`` files that spell it so load unchanged).
         cell: ``"lstm"``, ``"rnn"`` or ``"gru"``; refinements: R (0 for gru).
         schedule: ``"tree"`` or ``"sequential"``; backend: the layer's scan backend.
         bias: linear maps with biases; dropout: between PR layers and on the embeddings.
@@ -44,13 +46,14 @@ class PRLSTMConfig(PreTrainedConfig):
     """
 
     model_type = "prlstm"
+    attribute_map: ClassVar[dict[str, str]] = {"num_hidden_layers": "num_layers"}
     # Trainer.evaluate / predict: the cache is not a tensor to gather.
     keys_to_ignore_at_inference: ClassVar[list[str]] = ["cache"]
 
     vocab_size: int = 256
     hidden_size: int = 256
     embedding_size: int | None = None
-    num_hidden_layers: int = 2
+    num_layers: int = 2
     cell: str = "lstm"
     refinements: int = 1
     schedule: str = "tree"
@@ -71,6 +74,7 @@ class PRLSTMConfig(PreTrainedConfig):
             raise ValueError(f"PRLSTMConfig has model_type {self.model_type!r}, got a config "
                              f"of model_type {model_type!r}")
         check_auto_map(kwargs.pop("auto_map", None))
+        spelt = self._aliases(kwargs)  # field -> the name it was given by, for errors
         unknown = sorted(k for k in kwargs if k not in _BASE_KWARGS)
         if unknown:
             known = sorted(f.name for f in fields(self) if not f.name.startswith("_"))
@@ -78,11 +82,11 @@ class PRLSTMConfig(PreTrainedConfig):
                              f"{known}")
         if self.embedding_size is None:
             self.embedding_size = self.hidden_size
-        for name in ("vocab_size", "hidden_size", "embedding_size", "num_hidden_layers"):
-            _positive_int(name, getattr(self, name))
+        for name in ("vocab_size", "hidden_size", "embedding_size", "num_layers"):
+            _positive_int(spelt.get(name, name), getattr(self, name))
             if getattr(self, name) > MAX_SIZES[name]:  # checked before anything is allocated
-                raise ValueError(f"{name} must be at most {MAX_SIZES[name]}, got "
-                                 f"{getattr(self, name)}")
+                raise ValueError(f"{spelt.get(name, name)} must be at most {MAX_SIZES[name]}, "
+                                 f"got {getattr(self, name)}")
         if not isinstance(self.refinements, int) or isinstance(self.refinements, bool) \
                 or self.refinements < 0:
             raise ValueError(f"refinements must be an int >= 0, got {self.refinements!r}")
@@ -111,6 +115,24 @@ class PRLSTMConfig(PreTrainedConfig):
                                      f"{self.vocab_size}), got {value!r}")
         super().__post_init__(**kwargs)
 
+    def _aliases(self, kwargs: dict[str, Any]) -> dict[str, str]:
+        """Move an alias given as a keyword (``num_hidden_layers=``, the name older
+        ``config.json`` files use) onto its field; refuse both names with different values.
+        Returns field -> alias for the aliases given."""
+        defaults = {f.name: f.default for f in fields(self)}
+        spelt = {}
+        for alias, name in self.attribute_map.items():
+            if alias not in kwargs:
+                continue
+            value = kwargs.pop(alias)
+            current = getattr(self, name)
+            if current != defaults[name] and current != value:
+                raise ValueError(f"PRLSTMConfig got {name}={current!r} and its alias "
+                                 f"{alias}={value!r}; pass only {name}")
+            setattr(self, name, value)
+            spelt[name] = alias
+        return spelt
+
     def to_dict(self) -> dict[str, Any]:
         """The fields, plus prlstm's ``auto_map`` (so every saved ``config.json`` has it)."""
         out = super().to_dict()
@@ -132,7 +154,7 @@ class PRLSTMConfig(PreTrainedConfig):
 
 #: Upper bounds on sizes read from a config (a config file is untrusted input).
 MAX_SIZES = {"vocab_size": 1 << 24, "hidden_size": 65536, "embedding_size": 65536,
-             "num_hidden_layers": 1024}
+             "num_layers": 1024}
 
 
 def _positive_int(name: str, value: object) -> None:

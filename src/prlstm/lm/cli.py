@@ -27,18 +27,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     from prlstm.lm.train import LMConfig, train_lm
 
     set_threads(args.threads)
-    cfg = LMConfig(model=args.model, files=args.files, val_fraction=args.val_fraction,
-                   seq_len=args.seq_len, batch=args.batch, steps=args.steps, lr=args.lr,
-                   emb=args.emb, hidden=args.hidden, layers=args.layers,
-                   eval_every=args.eval_every, ckpt_every=args.ckpt_every, seed=args.seed)
+    cfg = LMConfig(**{name: getattr(args, name) for name in _RUN_FIELDS})
     s = train_lm(cfg, args.out, progress=not args.quiet, until=args.until)
-    from prlstm.experiments.distributed import is_writer
+    from prlstm.experiments.run.distributed import is_writer
 
     if not is_writer():  # under torchrun, rank 0 reports
         return 0
     print(f"{s['model']}: {s['params']:,} params, step {s['steps']}/{cfg.steps}, "
           f"val {s['val_bpc']:.3f} bits/char, {s['cpu_s']:.0f} CPU s -> {args.out}")
     return 0
+
+
+#: The ``train`` options that are fields of the run's :class:`~prlstm.lm.train.LMConfig`.
+_RUN_FIELDS = ("model", "files", "val_fraction", "seq_len", "batch_size", "steps", "lr",
+               "embedding_size", "hidden_size", "num_layers", "val_every", "ckpt_every", "seed")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -87,13 +89,19 @@ def register(subparsers: Any) -> None:
     t.add_argument("--val-fraction", type=float, default=0.1, help="files held out")
     t.add_argument("--steps", type=int, default=2000)
     t.add_argument("--until", type=int, default=None, help="stop (checkpointed) at this step")
-    t.add_argument("--batch", type=int, default=32)
+    # The shared names (prlstm.hf, the benchmark); the older spellings still work.
+    t.add_argument("--batch-size", "--batch", dest="batch_size", type=int, default=32,
+                   help="global batch (sequences per update)")
     t.add_argument("--seq-len", type=int, default=128)
     t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--emb", type=int, default=0, help="0: the model's default size")
-    t.add_argument("--hidden", type=int, default=0)
-    t.add_argument("--layers", type=int, default=0)
-    t.add_argument("--eval-every", type=int, default=100)
+    t.add_argument("--embedding-size", "--emb", dest="embedding_size", type=int, default=0,
+                   help="0: the model's default size")
+    t.add_argument("--hidden-size", "--hidden", dest="hidden_size", type=int, default=0,
+                   help="0: the model's default size")
+    t.add_argument("--num-layers", "--layers", dest="num_layers", type=int, default=0,
+                   help="0: the model's default")
+    t.add_argument("--val-every", "--eval-every", dest="val_every", type=int, default=100,
+                   help="validation bits/char every this many steps")
     t.add_argument("--ckpt-every", type=int, default=250)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1, help="torch threads")

@@ -6,7 +6,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from prlstm.experiments.io import ensure_writable_dir, read_csv, read_json, write_json
+from prlstm.experiments.run.io import ensure_writable_dir, read_csv, read_json, write_json
+from prlstm.lm.models import canonical_names
 
 
 def _summary(run: Path) -> dict[str, Any]:
@@ -17,13 +18,14 @@ def _summary(run: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{run} is not a prlstm lm run (no config.json / log.csv)")
 
     from prlstm.lm.data import eval_windows, expand_files, load_corpus
-    from prlstm.lm.models import num_params
+    from prlstm.lm.models import CharLM, num_params
     from prlstm.lm.train import LMConfig
 
-    cfg = LMConfig(**read_json(run / "config.json"))
+    cfg = LMConfig.from_dict(read_json(run / "config.json"))
     corpus = load_corpus(expand_files(cfg.files), cfg.val_fraction, cfg.seed)
     last = read_csv(run / "log.csv")[-1]
-    return {"model": cfg.model, "params": num_params(cfg.build()), "steps": int(last["step"]),
+    params = num_params(CharLM(cfg.model_config()))
+    return {"model": cfg.model, "params": params, "steps": int(last["step"]),
             "finished": int(last["step"]) == cfg.steps, "val_bpc": float(last["val_bpc"]),
             "cpu_s": float(last["cpu_s"]), "wall_s": float(last["wall_s"]),
             "train_files": len(corpus.train_files), "val_files": len(corpus.val_files),
@@ -52,9 +54,9 @@ def write_lm_report(run_dirs: list[str], out_dir: str, at_step: int | None = Non
             raise ValueError(f"run {r['model']} has no validation point at step {step} "
                              f"(--at-step must be a logged step <= {common})")
         r["at_step"] = {"step": step, **hit[0]}
-    c = runs[0]["config"]
+    c = canonical_names(runs[0]["config"])  # saved by any version: older names too
     lines = [
-        f"Budget: {step} training steps each (of {c['steps']} planned), batch {c['batch']} x "
+        f"Budget: {step} training steps each (of {c['steps']} planned), batch {c['batch_size']} x "
         f"{c['seq_len']} bytes, AdamW lr {c['lr']} (warm-up {c['warmup']}, cosine to 10 %), "
         f"seed {c['seed']}, 1 run per model, CPU, {runs[0]['torch_threads']} torch thread.",
         f"Corpus: {', '.join(c['files'])}: {runs[0]['train_files']} training files "

@@ -138,12 +138,8 @@ def _resolve(name: str, hparams: dict[str, Any]) -> dict[str, Any]:
     for key, default in defaults.items():
         value = hparams.get(key)
         resolved[key] = CHECKS[key](name, key, default if value is None else value)
-    if name == "pr_gru" and resolved["refinements"] != 0:
-        raise ValueError(f"pr_gru: option 'refinements' must be 0 (the gru cell has no "
-                         f"refinement cell), got {resolved['refinements']}")
-    if resolved.get("merge", "gated") != "gated" and resolved.get("backend") == "triton":
-        raise ValueError(f"{name}: option 'merge'={resolved['merge']!r} has no triton kernels; "
-                         f"use backend 'auto' or 'levelwise'")
+    if name.startswith("pr_"):
+        _check_pr(name, resolved)
     if name == "transformer":
         D, H = resolved["embedding_dim"], resolved["num_heads"]
         if D % H:
@@ -161,6 +157,17 @@ def _resolve(name: str, hparams: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{name}: option 'num_heads'={heads} must divide "
                          f"'hidden_size'={resolved['hidden_size']}")
     return resolved
+
+
+def _check_pr(name: str, hp: dict[str, Any]) -> None:
+    """The PR layer's own rules (:class:`prlstm.config.PRLSTMConfig`), named as options."""
+    from prlstm.config import ConfigError, PRLSTMConfig
+
+    try:
+        PRLSTMConfig(1, cell=name[3:], **hp)
+    except ConfigError as err:
+        raise ValueError(f"{name}: option {err.arg!r} must be {err.expected}, got "
+                         f"{err.value!r}") from None
 
 
 # ----------------------------------------------------------------------------- factories

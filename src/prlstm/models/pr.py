@@ -6,6 +6,8 @@ docs/model.md#readout, ``logits_t = W_out relu(h_t) + b_out``, at every position
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -20,33 +22,19 @@ class PRCore(nn.Module):
         output_size: C.
         cell: ``"lstm"``, ``"rnn"`` or ``"gru"``.
         hidden_size: H.
-        refinements: R (must be 0 for gru).
-        schedule: ``"tree"`` or ``"sequential"``.
-        backend: the layer's scan backend (``"auto"`` picks).
-        merge: ``"gated"``, ``"sum"`` or ``"concat"`` (docs/model.md#merge-variants;
-            lstm and rnn cells).
+        **options: the layer's other keyword arguments (``refinements``, ``schedule``,
+            ``backend``, ``merge``; :class:`prlstm.config.PRLSTMConfig` checks them).
 
     ``forward(x (B, S, V'), input_length=None) -> logits (B, S, C)``.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        output_size: int,
-        cell: str = "lstm",
-        hidden_size: int = 256,
-        refinements: int = 1,
-        schedule: str = "tree",
-        backend: str = "auto",
-        merge: str = "gated",
-    ) -> None:
+    def __init__(self, input_size: int, output_size: int, cell: str = "lstm",
+                 hidden_size: int = 256, **options: Any) -> None:
         super().__init__()
         from prlstm.layer import PRLSTM  # lazy: the other models do not need the layer
 
         self.input_size, self.output_size = input_size, output_size
-        self.pr = PRLSTM(input_size, hidden_size, cell=cell, refinements=refinements,
-                         schedule=schedule, backend=backend, batch_first=True,
-                         merge=merge)
+        self.pr = PRLSTM(input_size, hidden_size, cell=cell, batch_first=True, **options)
         self.readout = haiku_linear(hidden_size, output_size)
 
     def hidden(self, x: Tensor) -> Tensor:

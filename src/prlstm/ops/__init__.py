@@ -1,39 +1,43 @@
-"""Tree-scan backends. Every backend has the same signature::
+"""Tree-scan backends, all with the one signature of :mod:`prlstm.ops.api`::
 
-    scan(combine, leaves, schedule="tree") -> states
+    outputs, state = scan(combine, leaves, *, schedule="tree", state=None, lengths=None,
+                          return_outputs=True, return_state=False)
 
-``combine(left, right) -> state`` acts on states (tuples of ``(..., H)`` tensors) of any
-leading shape; ``leaves`` is a state of shape ``(B, T, H)``; the result holds the prefix
-state of every position, shape ``(B, T, H)``. ``reference`` is the definition, the others are
-tested against it.
+``leaves`` is a state ``(B, T, H)``; ``outputs`` the prefix state of every position
+``(B, T, H)``; ``state`` the stream stack after the last token. ``reference`` is the
+definition, the others are tested against it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from prlstm.config import BACKENDS, SCHEDULES
 from prlstm.ops import chunked, levelwise, reference, streaming
 from prlstm.ops import triton as triton_backend
+from prlstm.ops.api import ScanBackend
 
-BACKENDS = ("reference", "levelwise", "chunked", "streaming", "triton")
-SCHEDULES = ("tree", "sequential")
-
-_SCANS: dict[str, Callable] = {
-    "reference": reference.scan,
-    "levelwise": levelwise.scan,
-    "chunked": chunked.scan,
-    "streaming": streaming.scan,
-    "triton": triton_backend.scan,
+_BACKENDS: dict[str, ScanBackend] = {
+    "reference": reference.BACKEND,
+    "levelwise": levelwise.BACKEND,
+    "chunked": chunked.BACKEND,
+    "streaming": streaming.BACKEND,
+    "triton": triton_backend.BACKEND,
 }
 
 
-def get_scan(backend: str) -> Callable:
-    """The scan function of a backend name (one of :data:`BACKENDS`)."""
+def get_backend(backend: str) -> ScanBackend:
+    """The backend object of a name (one of :data:`BACKENDS`)."""
     try:
-        return _SCANS[backend]
+        return _BACKENDS[backend]
     except KeyError:
         raise ValueError(f"backend must be one of {BACKENDS} or 'auto', got {backend!r}") from None
 
 
-__all__ = ["BACKENDS", "SCHEDULES", "chunked", "get_scan", "levelwise", "reference", "streaming",
-           "triton_backend"]
+def get_scan(backend: str) -> Callable:
+    """The scan function of a backend name (one of :data:`BACKENDS`)."""
+    return get_backend(backend).scan
+
+
+__all__ = ["BACKENDS", "SCHEDULES", "ScanBackend", "chunked", "get_backend", "get_scan",
+           "levelwise", "reference", "streaming", "triton_backend"]

@@ -9,7 +9,9 @@ reference: for ``t + 1 = jC + u`` with ``0 < u < C`` the blocks of size >= C are
 the phase-2 result itself. The combines are the same as :mod:`prlstm.ops.levelwise`'s when
 T is a multiple of C. Phases 1 and 3 touch one chunk at a time, which is what lets a fused
 kernel keep the bottom ``log2 C`` levels on chip; this module is the plain-PyTorch form of
-that plan.
+that plan. For the stream state the in-chunk roots and the up-sweep over the chunk roots
+give every level's block roots; continuing a stream (``state=``) runs the level-wise
+:func:`~prlstm.ops.levelwise.extend` (the same combines; there is no chunked form of it).
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ from __future__ import annotations
 import torch
 
 from prlstm.ops import levelwise
-from prlstm.ops.common import Combine, State, sequential_scan
+from prlstm.ops.api import ScanBackend
+from prlstm.ops.common import Combine, State
+from prlstm.ops.levelwise import Levelwise
 
 DEFAULT_CHUNK = 64
 
 
-def scan(combine: Combine, leaves: State, schedule: str = "tree",
-         chunk: int = DEFAULT_CHUNK) -> State:
-    """Prefix states of ``leaves`` ``(B, T, H)`` -> ``(B, T, H)`` via chunks of ``chunk``."""
-    if schedule == "sequential":
-        return sequential_scan(combine, leaves)
+def _phases(combine: Combine, leaves: State, chunk: int, outputs: bool
+            ) -> tuple[list[State], State | None]:
+    """Block roots of every level ``(B, T >> k, H)`` and (``outputs``) all prefix states."""
     if chunk < 1 or chunk & (chunk - 1):
         raise ValueError(f"chunk must be a power of two >= 1, got {chunk}")
     B, T, H = leaves[0].shape
@@ -36,17 +38,46 @@ def scan(combine: Combine, leaves: State, schedule: str = "tree",
     if pad:
         leaves = tuple(torch.cat((s, s[:, -1:].expand(B, pad, H)), dim=1) for s in leaves)
     rows = tuple(s.reshape(B * n_chunks, chunk, H) for s in leaves)  # one row per chunk
-    roots = levelwise.upsweep(combine, rows)  # phase 1: in-chunk roots, top = chunk roots
-    chunk_roots = tuple(r.reshape(B, n_chunks, H) for r in roots[-1])
-    ends = levelwise.scan(combine, chunk_roots)  # phase 2: prefix at every chunk end
+    inner = levelwise.upsweep(combine, rows)  # phase 1: in-chunk roots, top = chunk roots
+    c = len(inner) - 1
+    outer = levelwise.upsweep(combine, tuple(r.reshape(B, n_chunks, H) for r in inner[-1]))
+    roots = [tuple(r.reshape(B, -1, H)[:, : T >> k] for r in inner[k]) if k <= c else
+             tuple(r[:, : T >> k] for r in outer[k - c]) for k in range(T.bit_length())]
+    if not outputs:
+        return roots, None
+    ends = levelwise.downsweep(combine, outer)  # phase 2: prefix at every chunk end
     first = levelwise.downsweep(combine, [tuple(r.reshape(B, n_chunks, -1, H)[:, 0]
-                                                for r in level) for level in roots])
+                                                for r in level) for level in inner])
     out = [first]  # phase 3: chunk 0 has no carry; the others fold the previous chunk's end
     if n_chunks > 1:
         rest = [tuple(r.reshape(B, n_chunks, -1, H)[:, 1:].reshape(B * (n_chunks - 1), -1, H)
-                      for r in level) for level in roots]
+                      for r in level) for level in inner]
         init = tuple(e[:, :-1].reshape(B * (n_chunks - 1), H) for e in ends)
         top = tuple(e[:, 1:].reshape(B * (n_chunks - 1), 1, H) for e in ends)
         out.append(tuple(s.reshape(B, (n_chunks - 1) * chunk, H)
                          for s in levelwise.downsweep(combine, rest, init, top)))
-    return tuple(torch.cat(parts, dim=1)[:, :T] for parts in zip(*out, strict=True))
+    return roots, tuple(torch.cat(parts, dim=1)[:, :T] for parts in zip(*out, strict=True))
+
+
+class Chunked(Levelwise):
+    """The three-phase chunked form with chunks of ``chunk`` positions (a power of two)."""
+
+    name = "chunked"
+
+    def __init__(self, chunk: int = DEFAULT_CHUNK) -> None:
+        self.chunk = chunk
+
+    def sweep(self, combine: Combine, leaves: State) -> tuple[list[State], State]:
+        roots, out = _phases(combine, leaves, self.chunk, outputs=True)
+        assert out is not None
+        return roots, out
+
+    def prefix(self, combine: Combine, leaves: State) -> State:
+        return self.sweep(combine, leaves)[1]
+
+    def upsweep(self, combine: Combine, leaves: State) -> list[State] | None:
+        return _phases(combine, leaves, self.chunk, outputs=False)[0]
+
+
+BACKEND: ScanBackend = Chunked()
+scan = BACKEND.scan

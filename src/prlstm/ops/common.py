@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 State = tuple[Tensor, ...]
@@ -15,17 +16,19 @@ def at(state: State, t: int) -> State:
     return tuple(s[:, t] for s in state)
 
 
-def sequential_scan(combine: Combine, leaves: State) -> State:
-    """The ``sequential`` ablation schedule: ``S_t = S_{t-1} ⊕ x_t``.
+def stack_time(states: list[State]) -> State:
+    """Per-position states ``(B, H)`` -> one state ``(B, T, H)``."""
+    return tuple(torch.stack(parts, dim=1) for parts in zip(*states, strict=True))
 
-    Defined in docs/model.md#the-sequential-schedule.
+
+def sequential_scan(combine: Combine, leaves: State, init: State | None = None) -> State:
+    """The ``sequential`` ablation schedule: ``S_t = S_{t-1} ⊕ x_t`` (``S_{-1} = init``).
+
+    Defined in docs/model.md#the-sequential-schedule; without ``init`` ``S_0 = x_0``.
     """
-    import torch
-
-    n = leaves[0].shape[1]
-    acc = at(leaves, 0)
-    outs = [acc]
-    for t in range(1, n):
-        acc = combine(acc, at(leaves, t))
+    acc = init
+    outs = []
+    for t in range(leaves[0].shape[1]):
+        acc = at(leaves, t) if acc is None else combine(acc, at(leaves, t))
         outs.append(acc)
-    return tuple(torch.stack([o[i] for o in outs], dim=1) for i in range(len(leaves)))
+    return stack_time(outs)

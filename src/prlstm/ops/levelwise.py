@@ -6,7 +6,7 @@ Down-sweep: ``P_k[j]`` is the prefix state ending at block ``j`` of level ``k``;
 come from the level above, ``P_k[0] = roots[k][0]`` and each even ``j >= 2`` is one combine
 ``P_{k+1}[j/2 - 1] ⊕ roots[k][j]`` — again one batched call per level. This is exactly the
 evaluation order of ``jax.lax.associative_scan`` and performs ``schedule.scan_combines(n)``
-combines.
+combines. :func:`extend` is the same sweep continuing a stream stack.
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from prlstm.ops.common import Combine, State, sequential_scan
+from prlstm.ops import stacks
+from prlstm.ops.api import ScanBackend
+from prlstm.ops.common import Combine, State, at
+from prlstm.ops.stacks import Entry, Stack
+from prlstm.schedule import stack_blocks
 
 # Every tensor here has shape (B, N, H) with the time/block axis at dim 1.
 
@@ -70,38 +74,111 @@ def downsweep(combine: Combine, roots: list[State], init: State | None = None,
     return prefix
 
 
-def scan(combine: Combine, leaves: State, schedule: str = "tree") -> State:
-    """Prefix states of ``leaves`` ``(B, T, H)`` -> ``(B, T, H)`` in ``2·log2(T)`` rounds."""
-    if schedule == "sequential":
-        return sequential_scan(combine, leaves)
-    return downsweep(combine, upsweep(combine, leaves))
-
-
 def fold_final(combine: Combine, roots: list[State], lengths: Tensor) -> State:
-    """Final states ``(B, H)`` for per-sequence ``lengths`` ``(B,)`` from the up-sweep roots.
+    """Final states ``(B, H)`` for per-sequence ``lengths`` ``(B,)`` from the up-sweep roots:
+    each row folds the roots of its own blocks, ``popcount(L) - 1`` combines per row."""
+    return stacks.last(stacks.ragged_fold_roots(combine, roots, lengths))
 
-    Each sequence folds the roots of its own blocks (the set bits of its length, most
-    significant first): ``popcount(L) - 1`` combines per sequence.
+
+# ---------------------------------------------------------------------- chunk continuation
+def extend(combine: Combine, stack: Stack, leaves: State) -> tuple[State, Stack]:
+    """Continue a stream holding ``stack`` (``t0`` tokens) with leaves ``(B, T, H)``.
+
+    Returns the prefix states at positions ``t0 .. t0 + T - 1`` ``(B, T, H)`` and the stack
+    after ``t0 + T`` tokens: the numbers :func:`prlstm.ops.push.push` gives token by token,
+    in ``2·log2(t0 + T)`` rounds of batched combines. This is the level-wise sweep over
+    absolute block indices: level k holds the complete aligned blocks that end after ``t0``;
+    a block straddling ``t0`` takes its old left part from the stack, and prefixes that end
+    before ``t0`` are the stack entries' folds.
     """
-    B = lengths.shape[0]
-    rows = torch.arange(B, device=lengths.device)
-    acc: State | None = None
-    started = torch.zeros(B, dtype=torch.bool, device=lengths.device)
-    for k in range(len(roots) - 1, -1, -1):
-        has = (lengths >> k) & 1 == 1
-        if not bool(has.any()):
-            continue
-        idx = ((lengths >> k) - 1).clamp(min=0)
-        block = tuple(s[rows, idx] for s in roots[k])  # (B, H)
-        if acc is None:
-            acc = block
-        else:
-            both = (has & started).nonzero().squeeze(1)
-            fresh = (has & ~started)[:, None]
-            acc = tuple(torch.where(fresh, b, a) for a, b in zip(acc, block, strict=True))
-            if both.numel():
-                merged = combine(tuple(a[both] for a in acc), tuple(b[both] for b in block))
-                acc = tuple(a.index_copy(0, both, m) for a, m in zip(acc, merged, strict=True))
-        started = started | has
-    assert acc is not None
-    return acc
+    t0 = stacks.consumed(stack)
+    old = {e.size.bit_length() - 1: e for e in stack}
+    A, start = _extend_up(combine, old, t0, leaves)
+    top = len(A) - 1
+    P: list[State] = [()] * (top + 1)
+    P[top] = A[top]
+    for k in range(top - 1, -1, -1):
+        up, off = P[k + 1], start[k + 1]
+        q = t0 >> (k + 1)  # the prefix ending at (t0 >> k + 1 << k + 1) - 1 is an old fold
+        if A[k][0].shape[1] and q:
+            fold = old[k + 1 + (q & -q).bit_length() - 1].fold
+            up = tuple(torch.cat((x[:, None], u), dim=1) for x, u in zip(fold, up, strict=True))
+            off -= 1
+        P[k] = _extend_level(combine, A[k], start[k], up, off)
+    entries = []
+    for bstart, size in stack_blocks(t0 + leaves[0].shape[1]):
+        k = size.bit_length() - 1
+        i = (bstart >> k) - start[k]
+        entries.append(Entry(size, at(A[k], i), at(P[k], i)) if i >= 0 else old[k])
+    return P[0], tuple(entries)
+
+
+def _extend_up(combine: Combine, old: dict[int, Entry], t0: int, leaves: State
+               ) -> tuple[list[State], list[int]]:
+    """Up-sweep over absolute blocks: ``A[k]`` covers block indices ``start[k]`` on."""
+    A, start = [leaves], [t0]
+    for _ in range(1, (t0 + leaves[0].shape[1]).bit_length()):
+        prev, s = A[-1], start[-1]
+        if s & 1:  # the left sibling of the first block is an old block
+            prev = tuple(torch.cat((r[:, None], p), dim=1)
+                         for r, p in zip(old[len(A) - 1].root, prev, strict=True))
+            s -= 1
+        m = prev[0].shape[1] // 2
+        A.append(combine(tuple(p[:, 0 : 2 * m : 2] for p in prev),
+                         tuple(p[:, 1 : 2 * m : 2] for p in prev)) if m
+                 else tuple(p[:, :0] for p in prev))
+        start.append(s // 2)
+    return A, start
+
+
+def _extend_level(combine: Combine, a: State, s: int, up: State, off: int) -> State:
+    """Prefix states at the ends of level-k blocks ``s ..`` (``a``), from the level above
+    (``up``, whose first block has index ``off``)."""
+    cnt = a[0].shape[1]
+    if cnt == 0:
+        return a
+    fe = s & 1  # offset of the first even index in a
+    n_even, n_odd = (cnt - fe + 1) // 2, (cnt - (1 - fe) + 1) // 2
+    j_odd = s + 1 - fe  # first odd index: its prefix is up[(j - 1) // 2]
+    odd = tuple(u[:, (j_odd - 1) // 2 - off :][:, :n_odd] for u in up)
+    j_even = s + fe  # first even index
+    first_root = j_even == 0  # block 0's prefix is its root
+    lo = j_even // 2 - 1 + int(first_root) - off
+    n_comb = n_even - int(first_root)
+    parts = [tuple(x[:, fe : fe + 1] for x in a)] if first_root else []
+    if n_comb:
+        right = tuple(x[:, fe + 2 * int(first_root) :: 2][:, :n_comb] for x in a)
+        parts.append(combine(tuple(u[:, lo : lo + n_comb] for u in up), right))
+    if not parts:
+        parts = [tuple(x[:, :0] for x in a)]
+    even = tuple(torch.cat(p, dim=1) for p in zip(*parts, strict=True))
+    res = []
+    for ev, od in zip(even, odd, strict=True):
+        r = ev.new_empty(ev.shape[0], cnt, ev.shape[2])
+        r[:, fe::2] = ev
+        r[:, 1 - fe :: 2] = od
+        res.append(r)
+    return tuple(res)
+
+
+class Levelwise(ScanBackend):
+    """2·log2(T) rounds of batched combines; continuation by :func:`extend`."""
+
+    name = "levelwise"
+
+    def prefix(self, combine: Combine, leaves: State) -> State:
+        return downsweep(combine, upsweep(combine, leaves))
+
+    def sweep(self, combine: Combine, leaves: State) -> tuple[list[State], State]:
+        roots = upsweep(combine, leaves)
+        return roots, downsweep(combine, roots)
+
+    def upsweep(self, combine: Combine, leaves: State) -> list[State] | None:
+        return upsweep(combine, leaves)
+
+    def extend(self, combine: Combine, stack: Stack, leaves: State) -> tuple[State, Stack]:
+        return extend(combine, stack, leaves)
+
+
+BACKEND = Levelwise()
+scan = BACKEND.scan

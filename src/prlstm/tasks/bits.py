@@ -7,7 +7,12 @@ unpacks for the whole batch at once; only the int conversion itself runs per row
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
 import numpy as np
+
+from prlstm.tasks.base import Task, mask_through_terminator
 
 __all__ = [
     "rows_as_bytes",
@@ -16,7 +21,11 @@ __all__ = [
     "sample_binary_operands",
     "split_operands",
     "little_endian_terminated",
+    "BinaryOperationTask",
+    "TERMINATOR",
 ]
+
+TERMINATOR = 2  # the id of "$", which ends a binary result
 
 
 def rows_as_bytes(inputs: np.ndarray) -> list[bytes]:
@@ -86,3 +95,32 @@ def little_endian_terminated(value: int, width: int, terminator: str = "2") -> s
     pad = width - len(digits) - 1
     assert pad >= 0, "result does not fit the output length"
     return digits + terminator + "0" * pad
+
+
+class BinaryOperationTask(Task):
+    """Input: ``LE(a) <operator> LE(b)`` (:func:`sample_binary_operands`; id 2 is the operator);
+    target: the little-endian result, the terminator ``$`` (id 2), then 0s, scored through the
+    terminator. Subclasses set ``operator`` and implement ``_compute_targets`` with
+    :meth:`_results`."""
+
+    operator: ClassVar[str] = "+"
+
+    def __init__(self) -> None:
+        super().__init__(symbols=("0", "1", self.operator), output_symbols=("0", "1", "$"))
+
+    def _sample_inputs(self, batch_size: int, length: int,
+                       rng: np.random.Generator) -> np.ndarray:
+        return sample_binary_operands(batch_size, length, rng)  # (B, T)
+
+    def _results(self, inputs: np.ndarray, width: int, combine: Callable[[list[int]], int], *,
+                 exact: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Targets and mask of ``combine(operands)`` for every row, ``width`` wide; a row must
+        hold exactly one operator (``exact``) or at most one."""
+        results = []
+        for r, row in enumerate(rows_as_bytes(inputs)):
+            operands = split_operands(row)
+            if len(operands) > 2 or (exact and len(operands) != 2):
+                raise self._row_error(r, f"must hold {'exactly' if exact else 'at most'} one "
+                                         f"{self.operator!r} (id 2), found {len(operands) - 1}")
+            results.append(little_endian_terminated(combine(operands), width))
+        return mask_through_terminator(strings_to_array(results, width), TERMINATOR)

@@ -3,16 +3,18 @@
 * :func:`make_combine` turns a :class:`~prlstm.cells.CombineCell` into a drop-in replacement
   for ``cell.combine``: one custom op per batch of combines that runs the merge GEMM fused
   with its gate epilogue and each refinement fused likewise, with a recomputing backward.
-* :func:`scan` runs the whole tree schedule of such a combine as one custom op
-  (``prlstm::lstm_tree_scan``): the same rounds as :mod:`prlstm.ops.levelwise`, each reading
-  and writing strided views of preallocated buffers, and a backward that replays the rounds
-  in reverse, recomputing one round at a time (saved memory: leaves, roots, outputs —
-  linear in T). With ``chunk = C`` the forward runs the bottom ``log2 C`` levels of each sweep
-  as one launch per sweep (:mod:`prlstm.ops.triton.chunk`, the chunked form of
-  docs/model.md#chunked-form;
-  same combines, same numbers; off by default, unmeasured on a GPU). Any other combine
-  (``rnn``/``gru`` cells, unsupported dtypes) falls back to :func:`prlstm.ops.levelwise.scan`
-  with ``cell.combine``.
+* :func:`scan` (the shared signature of :mod:`prlstm.ops.api`) runs the whole tree schedule
+  of such a combine as one custom op (``prlstm::lstm_tree_scan``): the same rounds as
+  :mod:`prlstm.ops.levelwise`, each reading and writing strided views of preallocated
+  buffers, and a backward that replays the rounds in reverse, recomputing one round at a
+  time (saved memory: leaves, roots, outputs — linear in T). With ``chunk = C`` the forward
+  runs the bottom ``log2 C`` levels of each sweep as one launch per sweep
+  (:mod:`prlstm.ops.triton.chunk`, the chunked form of docs/model.md#chunked-form; same
+  combines, same numbers; off by default, unmeasured on a GPU). Any other combine
+  (``rnn``/``gru`` cells, unsupported dtypes) falls back to the level-wise rounds with
+  ``cell.combine``; so do the paths that need the stream state.
+* :func:`verified` runs the one-time check that ``backend="auto"`` needs before it trusts
+  the kernels on a device and dtype (:mod:`prlstm.ops.triton.check`).
 
 GEMM operands are fp32 or bf16/fp16 (autocast's dtype when autocast is on), accumulation
 and the cell state ``c`` are fp32 inside the op; returned ``c`` has the dtype the torch
@@ -28,11 +30,11 @@ import torch
 from torch import Tensor
 
 from prlstm.cells import CombineCell, State
-from prlstm.ops import levelwise
 from prlstm.ops.common import Combine
+from prlstm.ops.levelwise import Levelwise
 from prlstm.ops.triton.config import chunk_size, interpreting
 
-__all__ = ["FusedCombine", "available", "make_combine", "scan"]
+__all__ = ["FusedCombine", "Triton", "available", "gemm_dtype", "make_combine", "scan", "verified"]
 
 _GEMM_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
@@ -44,7 +46,7 @@ def available() -> bool:
     return torch.cuda.is_available() or interpreting()
 
 
-def _gemm_dtype(x: Tensor, param: Tensor) -> torch.dtype:
+def gemm_dtype(x: Tensor, param: Tensor) -> torch.dtype:
     """Autocast's dtype for ``x``'s device when autocast is on, else the parameters'."""
     dev = x.device.type
     if torch.is_autocast_enabled(dev):
@@ -82,7 +84,7 @@ class FusedCombine:
 
     def _dtype(self, x: Tensor) -> torch.dtype | None:
         """The GEMM dtype, or None when the kernels do not support it (then delegate)."""
-        dt = _gemm_dtype(x, self.cell.merge.weight)
+        dt = gemm_dtype(x, self.cell.merge.weight)
         return dt if self.fused and dt in _GEMM_DTYPES else None
 
     def __call__(self, left: State, right: State) -> State:
@@ -117,14 +119,30 @@ def make_combine(cell: CombineCell, chunk: int | None = None) -> Combine:
     return FusedCombine(cell, chunk)
 
 
-def scan(combine: Combine, leaves: State, schedule: str = "tree") -> State:
-    """Prefix states ``(B, T, H)``; one fused op for a :class:`FusedCombine` on ``tree``.
+class Triton(Levelwise):
+    """The level-wise backend with fused combines; the outputs-only pass is one tree op.
 
-    Anything else (the ``sequential`` schedule, other combines) runs
-    :func:`prlstm.ops.levelwise.scan`, which still uses the fused combine per round.
+    Paths that need the stream state or block roots (``prefill``, ``final_state``, chunk
+    continuation, ``step``) run the level-wise rounds with the fused combine per round.
+    Anything else than a :class:`FusedCombine` of an lstm cell runs plain level-wise.
     """
-    if isinstance(combine, FusedCombine) and schedule == "tree":
-        out = combine.tree_scan(leaves)
-        if out is not None:
-            return out
-    return levelwise.scan(combine, leaves, schedule)
+
+    name = "triton"
+
+    def prefix(self, combine: Combine, leaves: State) -> State:
+        if isinstance(combine, FusedCombine):
+            out = combine.tree_scan(leaves)
+            if out is not None:
+                return out
+        return super().prefix(combine, leaves)
+
+
+BACKEND = Triton()
+scan = BACKEND.scan
+
+
+def verified(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether the kernels passed the one-time check on ``device`` and ``dtype``."""
+    from prlstm.ops.triton.check import verified as check
+
+    return check(device, dtype)

@@ -1,13 +1,10 @@
-"""odds_first: tokens at odd positions first, then those at even ones.
-
-Defined in docs/benchmark.md#odds_first.
-"""
+"""odds_first: tokens at odd positions first, then those at even ones
+(docs/benchmark.md#odds_first)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from prlstm.tasks.base import full_mask
 from prlstm.tasks.symbols import SymbolStringTask
 
 
@@ -16,9 +13,6 @@ class OddsFirst(SymbolStringTask):
 
     This is the reference *code* order (project decision; its docstring describes the
     opposite order).
-
-    Args:
-        vocab_size: number of symbols, 2..10 (default 2, the benchmark value).
     """
 
     name = "odds_first"
@@ -26,5 +20,5 @@ class OddsFirst(SymbolStringTask):
     description = "symbols; target = tokens at 0-based odd positions, then at even positions"
     default_vocab_size = 2
 
-    def _compute_targets(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return full_mask(np.concatenate((inputs[:, 1::2], inputs[:, 0::2]), axis=1))  # (B, T)
+    def rearrange(self, inputs: np.ndarray) -> np.ndarray:
+        return np.concatenate((inputs[:, 1::2], inputs[:, 0::2]), axis=1)

@@ -1,0 +1,353 @@
+"""The report's "fair comparison" section: per-cell numbers with intervals, and tested pairs.
+
+A cell is a task and a model variant (:mod:`~prlstm.experiments.reporting.results`); with an lr
+choice file (:mod:`~prlstm.experiments.orchestrate.tuning`) under the results root or its
+parent only the chosen lr's runs count, else all (and the section says so). Per task: a row per
+variant (parameters, steps, lr, n, solves with their Wilson interval, mean score with its
+bootstrap interval, median seconds, steps and seconds to generalise), the reference against
+every other variant (:func:`~prlstm.experiments.reporting.stats.compare`) and a generated
+footnote. :func:`comparison_data` computes them (``comparison.json``); :func:`render` writes the
+Markdown, escaping names from result files.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from prlstm.experiments.orchestrate.tuning import LrChoice, choice_path, read_choice
+from prlstm.experiments.reporting.report import DASH, generalise_text
+from prlstm.experiments.reporting.results import (
+    group_results,
+    ordered_models,
+    ordered_tasks,
+    summarise,
+    variant_labels,
+)
+from prlstm.experiments.reporting.stats import cell_stats, compare
+from prlstm.experiments.run.evaluate import SOLVED_THRESHOLD
+from prlstm.experiments.run.io import with_digest, write_json
+from prlstm.experiments.run.trainlog import read_rows
+
+FORMAT = 1
+JSON_FILE = "comparison.json"
+_BUILD_ARGS = ("model", "input_size", "output_size")
+_canonical = functools.partial(json.dumps, sort_keys=True)
+_ESCAPES = {"\\": "\\\\", "|": "\\|", "`": "\\`", "*": "\\*", "[": "\\[", "]": "\\]",
+            "&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " "}
+
+
+def escape(text: object) -> str:
+    """``text`` safe inside a Markdown table cell: pipes, backticks, emphasis and link marks
+    are backslash-escaped, ``& < >`` become HTML entities and line breaks spaces."""
+    return "".join(_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def lr_text(lr: float) -> str:
+    """``1e-3`` for 0.001, ``3e-4`` for 0.0003, ``0.01`` for 0.01."""
+    if lr >= 0.01 or lr <= 0:
+        return f"{lr:g}"
+    mantissa, exponent = f"{lr:.6e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def find_choice(root: str | Path, task: str, label: str) -> tuple[LrChoice | None, str | None]:
+    """The cell's lr choice from ``root/tuning`` or ``root/../tuning`` (the first that exists),
+    and the path it came from; a damaged or foreign file gives ``(None, "path: why")``."""
+    for base in (Path(root), Path(root).parent):
+        path = choice_path(base, task, label)
+        if not path.is_file():
+            continue
+        try:
+            choice = read_choice(path)
+        except ValueError as err:
+            return None, f"{path}: {err}"
+        if choice.task != task:
+            return None, f"{path}: records task {choice.task!r}, not {task!r}"
+        return choice, str(path)
+    return None, None
+
+
+@functools.cache
+def _count_parameters(model: str, task: str, hparams: str, options: str) -> int | None:
+    """Build the model for the task's V and C and count it (None if that fails; only
+    registered models: a plugin path read from a result file is never imported)."""
+    from prlstm import models, tasks
+
+    if model not in models.HPARAMS:
+        return None
+    try:
+        spec = tasks.get(task, **json.loads(options))
+        return models.count_parameters(model, spec.input_size, spec.output_size,
+                                       **json.loads(hparams))
+    except Exception:  # odd saved hparams: show no count rather than fail the report
+        return None
+
+
+def parameters(runs: list[dict[str, Any]]) -> list[int]:
+    """Distinct parameter counts of the runs: recorded in ``result.json``, else counted by
+    building the model from its saved hyper-parameters (runs that cannot be built left out)."""
+    counts = set()
+    for r in runs:
+        value = r.get("parameters")
+        if not isinstance(value, int) or isinstance(value, bool):
+            config = r.get("config") or {}
+            saved = r.get("model_config") or config.get("hparams") or {}
+            hparams = {k: v for k, v in saved.items() if k not in _BUILD_ARGS}
+            value = _count_parameters(r["model"], r["task"], _canonical(hparams),
+                                      _canonical(config.get("task_options") or {}))
+        if value is not None:
+            counts.add(value)
+    return sorted(counts)
+
+
+def _finite(value: object) -> float | None:
+    """``value`` as a float if it is a finite number, else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    """Median of the known values (None if there are none)."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def generalisation(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Steps to generalise as the report counts them (``steps_to_generalise`` of each result),
+    and the wall-clock seconds at that step from each run's ``train_log.csv``."""
+    cell = summarise(runs)
+    known: list[float] = []
+    for r in runs:
+        if (step := r.get("steps_to_generalise")) is not None and r.get("run_dir"):
+            row = next((x for x in read_rows(r["run_dir"]) if x.step == int(step)), None)
+            if row is not None and (value := _finite(row.wall_seconds)) is not None:
+                known.append(value)
+    return {"validated": cell.validated, "reached": len(cell.generalised_steps),
+            "median_steps": cell.median_steps, "median_seconds": _median(known),
+            "seconds_known": len(known), "text": generalise_text(cell)}
+
+
+def cell_entry(task: str, label: str, runs: list[dict[str, Any]],
+               root: str | Path) -> dict[str, Any]:
+    """One cell's numbers (a ``comparison.json`` entry): the runs used after the lr choice."""
+    choice, source = find_choice(root, task, label)
+    lrs = sorted({float(r["lr"]) for r in runs if _finite(r.get("lr")) is not None})
+    used = [r for r in runs if (lr := _finite(r.get("lr"))) is not None
+            and math.isclose(lr, choice.chosen, rel_tol=1e-9)] if choice else runs
+    scored = [r for r in used if _finite(r.get("score")) is not None]
+    entry: dict[str, Any] = {
+        "task": task, "variant": label, "model": runs[0]["model"],
+        "parameters": parameters(used or runs),
+        "steps": sorted({int(r["steps"]) for r in used or runs
+                         if _finite(r.get("steps")) is not None}),
+        "lr": {"chosen": choice.chosen if choice else None,
+               "grid": list(choice.grid) if choice else None,
+               "tuning_seeds": sorted(choice.scores[choice.chosen]) if choice else None,
+               "source": source if choice else None,
+               "unreadable": None if choice else source, "run_lrs": lrs},
+        "runs": len(runs), "excluded": len(runs) - len(used),
+        "unscored": len(used) - len(scored), "n": len(scored),
+        "run_ids": [str(r.get("run_id") or r.get("run_dir")) for r in scored],
+        "seeds": [r.get("seed") for r in scored],
+        "scores": [float(r["score"]) for r in scored],
+    }
+    if scored:
+        stats = cell_stats(entry["scores"], SOLVED_THRESHOLD)
+        entry.update(solves=stats.solves, solve_rate=stats.solve_rate,
+                     solve_ci=[stats.solve_low, stats.solve_high], mean=stats.mean,
+                     mean_ci=[stats.mean_low, stats.mean_high], std=stats.std,
+                     median_train_seconds=_median(_finite(r.get("train_seconds"))
+                                                  for r in scored),
+                     median_train_cpu_seconds=_median(_finite(r.get("train_cpu_seconds"))
+                                                      for r in scored),
+                     generalise=generalisation(scored))
+    return entry
+
+
+def comparison_data(results: list[dict[str, Any]], root: str | Path,
+                    reference: str | None = None) -> dict[str, Any]:
+    """Every cell's numbers and the reference-vs-other pairs per task (JSON-able); the
+    reference defaults to the first ``pr_lstm`` variant in report order, else the first one."""
+    groups = group_results(results, variant_labels(results)) if results else {}
+    tasks, labels = ordered_tasks(groups), ordered_models(groups)
+    reference = reference or next((m for m in labels if m.split(" ")[0] == "pr_lstm"),
+                                  labels[0] if labels else None)
+    cells = [cell_entry(t, m, groups[(t, m)], root) for t in tasks for m in labels
+             if (t, m) in groups]
+    refs = {c["task"]: c for c in cells if c["variant"] == reference and c["n"]}
+    pairs = [_pair(refs[c["task"]], c) for c in cells
+             if c["task"] in refs and c is not refs[c["task"]] and c["n"]]
+    counts = Counter(c["n"] for c in cells if c["n"])
+    usual = max(counts, key=lambda n: (counts[n], n)) if counts else 0
+    for c in cells:
+        c["incomplete"] = c["n"] < usual
+    return {"format": FORMAT, "threshold": SOLVED_THRESHOLD, "confidence": 0.95,
+            "reference": reference, "usual_n": usual, "cells": cells, "pairs": pairs}
+
+
+def _pair(ref: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """:func:`~prlstm.experiments.reporting.stats.compare` of two cells as a JSON-able dict."""
+    result = compare(ref["scores"], other["scores"], SOLVED_THRESHOLD)
+    return {"task": ref["task"], "reference": ref["variant"], "other": other["variant"],
+            "n_reference": result.n_a, "n_other": result.n_b,
+            "solves_reference": result.solves_a, "solves_other": result.solves_b,
+            "fisher_p": result.fisher_p, "permutation_p": result.permutation_p,
+            "distinguishable": result.distinguishable, "attainable": result.attainable,
+            "verdict": result.verdict}
+
+
+def _seconds(value: float | None) -> str:
+    """``8.5 s`` / ``124 s`` / ``–``."""
+    return DASH if value is None else f"{value:.{1 if value < 10 else 0}f} s"
+
+
+def _lr_cell(c: dict[str, Any]) -> str:
+    """``1e-3 of {3e-4, 1e-3}`` with a choice, else the runs' lrs marked untuned."""
+    lr = c["lr"]
+    if lr["chosen"] is not None:
+        grid = ", ".join(lr_text(x) for x in lr["grid"])
+        return f"{lr_text(lr['chosen'])} of {{{grid}}}"
+    text = ", ".join(lr_text(x) for x in lr["run_lrs"]) or DASH
+    return text + (" (pooled, untuned)" if len(lr["run_lrs"]) > 1 else " (untuned)")
+
+
+def _row(c: dict[str, Any]) -> str:
+    """A table row of one cell (its name escaped)."""
+    params = "/".join(f"{p:,}" for p in c["parameters"]) or DASH
+    steps = "/".join(str(s) for s in c["steps"]) or DASH
+    head = (f"| {escape(c['variant'])}{' (incomplete)' if c['incomplete'] else ''} | {params} "
+            f"| {steps} | {_lr_cell(c)} | {c['n']} |")
+    if not c["n"]:
+        return head + " no scored run at the chosen lr | | | |"
+    lo, hi = (100 * x for x in c["solve_ci"])
+    mlo, mhi = (100 * x for x in c["mean_ci"])
+    gen = c["generalise"]
+    gen_s = f" · {_seconds(gen['median_seconds'])}" if gen["reached"] else ""
+    cpu_s = c.get("median_train_cpu_seconds")
+    cpu = "" if cpu_s is None else f" (CPU {_seconds(cpu_s)})"
+    return (f"{head} {c['solves']}/{c['n']} ({lo:.0f}–{hi:.0f} %) | {100 * c['mean']:.1f} "
+            f"({mlo:.1f}–{mhi:.1f}) | {_seconds(c['median_train_seconds'])}{cpu} | "
+            f"{gen['text']}{gen_s} |")
+
+
+def _pair_row(p: dict[str, Any]) -> str:
+    """A table row of one pair (the other variant's name escaped)."""
+    return (f"| {escape(p['other'])} | {p['n_reference']} vs {p['n_other']} | "
+            f"{p['solves_reference']} vs {p['solves_other']} | {p['fisher_p']:.2g} | "
+            f"{p['permutation_p']:.2g} | {p['verdict']} |")
+
+
+def _footnote(data: dict[str, Any]) -> list[str]:
+    """What the numbers above can and cannot show, generated from them."""
+    cells, usual = data["cells"], data["usual_n"]
+    notes = [f"Solved: score ≥ {100 * data['threshold']:.0f} %. Intervals are 95 %: Wilson "
+             "for the solve rate, percentile bootstrap for the mean; they describe these seeds "
+             "at this budget and these test lengths, not other sizes, budgets or lengths."]
+    incomplete = [c for c in cells if c["incomplete"]]
+    if incomplete:
+        notes.append(f"Incomplete (fewer than the usual n = {usual} runs): " + ", ".join(
+            f"{escape(c['task'])} / {escape(c['variant'])} (n = {c['n']})" for c in incomplete)
+            + ".")
+    untuned = [c for c in cells if c["lr"]["chosen"] is None]
+    pooled = [c for c in untuned if len(c["lr"]["run_lrs"]) > 1]
+    if untuned:
+        notes.append(f"{len(untuned)} of {len(cells)} cells have no lr choice file (tuning/ "
+                     "under the results directory or its parent): their lr was not chosen on "
+                     "validation" + (f", and {len(pooled)} pool runs at several lrs."
+                                     if pooled else "."))
+    if unreadable := sum(c["lr"]["unreadable"] is not None for c in cells):
+        notes.append(f"{unreadable} choice files could not be read (see comparison.json); "
+                     "those cells use all their runs.")
+    if reused := sum(s in (c["lr"]["tuning_seeds"] or ()) for c in cells for s in c["seeds"]):
+        notes.append(f"{reused} runs here are at a tuning seed and the chosen lr (likely the "
+                     "tuning runs): their validation scores, never test scores, picked that lr.")
+    if excluded := sum(c["excluded"] for c in cells):
+        notes.append(f"{excluded} runs at non-chosen learning rates are left out.")
+    if unscored := sum(c["unscored"] for c in cells):
+        notes.append(f"{unscored} runs with no finite score are left out.")
+    notes += _pair_notes(data) + _size_notes(cells)
+    return ["**What this can and cannot show.**", "", *(f"* {n}" for n in notes)]
+
+
+def _pair_notes(data: dict[str, Any]) -> list[str]:
+    """Tasks without pairs, the per-pair α, and the numbers of runs too small to tell."""
+    cells, pairs, notes = data["cells"], data["pairs"], []
+    refs = {c["task"] for c in cells if c["variant"] == data["reference"] and c["n"]}
+    if missing := [t for t in dict.fromkeys(c["task"] for c in cells) if t not in refs]:
+        notes.append(f"No pairs on {', '.join(escape(t) for t in missing)}: the reference "
+                     "has no scored run there.")
+    if pairs:
+        notes.append(f"Each pair ({len(pairs)} here) is tested at α = 0.05 on its own (both "
+                     "tests two-sided, Bonferroni over the two), with no correction across pairs.")
+    futile = sorted({f"{p['n_reference']} vs {p['n_other']}" for p in pairs
+                     if not p["attainable"]})
+    if futile:
+        notes.append(f"At n = {', '.join(futile)} no outcome could be distinguishable: "
+                     "there, 'not distinguishable' means too few runs, not equal models.")
+    return notes
+
+
+def _size_notes(cells: list[dict[str, Any]]) -> list[str]:
+    """Tasks whose variants differ in size (> 10 %) or in training steps."""
+    notes = []
+    for task in dict.fromkeys(c["task"] for c in cells):
+        sizes = [p for c in cells if c["task"] == task for p in c["parameters"]]
+        steps = {s for c in cells if c["task"] == task for s in c["steps"]}
+        if sizes and max(sizes) > 1.1 * min(sizes):
+            notes.append(f"{escape(task)}: parameter counts range {min(sizes):,}–"
+                         f"{max(sizes):,}, so the variants are not size-matched.")
+        if len(steps) > 1:
+            notes.append(f"{escape(task)}: training steps differ ({min(steps)}–{max(steps)}): "
+                         "a comparison at these budgets, not at equal budgets.")
+    return notes
+
+
+def render(data: dict[str, Any]) -> str:
+    """The Markdown section for :func:`comparison_data`'s numbers."""
+    ref = data["reference"]
+    lines = ["## Fair comparison", "",
+             "Runs at the lr chosen on validation where a choice was recorded; pairs against "
+             f"{escape(ref) if ref else DASH}. Times: training seconds without validation or "
+             "warm-up, wall-clock and (where recorded) the training process's CPU seconds, "
+             "which other jobs on the machine do not inflate (to generalise: the log's "
+             "wall clock at that step, median).", ""]
+    for task in dict.fromkeys(c["task"] for c in data["cells"]):
+        lines += [f"### {escape(task)}", "",
+                  "| Variant | Parameters | Steps | lr | n | Solved k/n (95 % CI) | "
+                  "Mean score % (95 % CI) | Median train time | Steps to generalise · time |",
+                  "|---|---|---|---|---|---|---|---|---|",
+                  *(_row(c) for c in data["cells"] if c["task"] == task), ""]
+        pairs = [p for p in data["pairs"] if p["task"] == task]
+        if pairs:
+            lines += [f"{escape(ref)} against each other variant:", "",
+                      "| Other | n | Solves | Fisher p | Permutation p | Verdict |",
+                      "|---|---|---|---|---|---|", *(_pair_row(p) for p in pairs), ""]
+    return "\n".join([*lines, *_footnote(data)]) + "\n"
+
+
+def comparison_section(results: list[dict[str, Any]], root: str | Path,
+                       reference: str | None = None) -> str:
+    """The section's Markdown for ``results`` loaded from ``root``."""
+    return render(comparison_data(results, root, reference))
+
+
+def write_comparison(results: list[dict[str, Any]], root: str | Path, out_dir: str | Path,
+                     reference: str | None = None) -> tuple[str, Path | None]:
+    """The section's Markdown, and ``out_dir/comparison.json`` (atomic, with a digest) with its
+    numbers; ``("", None)`` when no cell has two runs (nothing to compare: a stale
+    ``comparison.json`` there is removed)."""
+    path = Path(out_dir) / JSON_FILE
+    if not results or all(len(runs) < 2 for runs in group_results(results).values()):
+        path.unlink(missing_ok=True)
+        return "", None
+    data = comparison_data(results, root, reference)
+    write_json(path, with_digest(data))
+    return render(data), path

@@ -1,0 +1,138 @@
+"""Tuned sweeps: lrs chosen on validation with tuning seeds, then the reporting seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prlstm.cli import main
+from prlstm.experiments.orchestrate import presets
+from prlstm.experiments.orchestrate.presets import Preset, make_config
+from prlstm.experiments.orchestrate.tuned import label_cells, run_tuned_sweep
+from prlstm.experiments.orchestrate.tuning import (
+    choice_path,
+    choose_lr,
+    read_choice,
+    validation_scores,
+)
+from prlstm.experiments.reporting.results import load_results
+from prlstm.experiments.run.config import RunConfig
+
+LRS = [1e-3, 3e-2]
+
+
+def _make(task: str, model: str, hp: dict[str, Any], seed: int, lr: float) -> RunConfig:
+    return make_config(task, model, "smoke", hparams=hp, seed=seed, lr=lr, val_every=2)
+
+
+def test_labels_follow_the_report() -> None:
+    cells = label_cells([("parity_check", "lstm", {"hidden_size": 8}),
+                         ("parity_check", "lstm", {"hidden_size": 12}),
+                         ("parity_check", "rnn", {"hidden_size": 8})])
+    assert [c.label for c in cells] == ["lstm hidden_size=8", "lstm hidden_size=12", "rnn"]
+
+
+def test_tune_choose_then_train_the_seeds(tmp_path: Path) -> None:
+    cells = label_cells([("parity_check", "lstm", {}), ("parity_check", "rnn", {})])
+    summaries, chosen = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS,
+                                        tune_seeds=[100], seeds=[0, 1])
+    assert [s["status"] for s in summaries] == ["done"] * 8  # 2 cells x 2 lrs + 2 cells x 2
+    for cell in cells:
+        record = read_choice(choice_path(tmp_path, cell.task, cell.label))
+        dirs = [tmp_path / "tuning" / "runs" / _make(cell.task, cell.model, {}, 100, lr).run_id()
+                for lr in LRS]
+        scores = validation_scores(dirs)
+        want = choose_lr({lr: list(v.values()) for lr, v in scores.items()})
+        assert record.chosen == chosen[(cell.task, cell.label)] == want
+        assert sorted(record.grid) == LRS
+        for d in dirs:  # trained and validated, never scored on the test set
+            assert not (d / "result.json").exists()
+            assert json.loads((d / "config.json").read_text())["test"] is False
+    reported = load_results(tmp_path)  # the tuning runs are left out
+    assert sorted((r["model"], r["config"]["seed"]) for r in reported) == [
+        ("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]
+    assert all(r["config"]["lr"] == chosen[("parity_check", r["model"])] for r in reported)
+
+    again, chosen_again = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS,
+                                          tune_seeds=[100], seeds=[0, 1])
+    assert {s["status"] for s in again} == {"skipped"} and chosen_again == chosen
+
+    # results/ keeps no checkpoints: with the choice files, a fresh clone trains no tuning run
+    import shutil
+    shutil.rmtree(tmp_path / "tuning" / "runs")
+    third, chosen_third = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS,
+                                          tune_seeds=[100], seeds=[0, 1])
+    assert [s["status"] for s in third] == ["skipped"] * 4 and chosen_third == chosen
+    assert not (tmp_path / "tuning" / "runs").exists()
+
+
+def test_seeds_must_be_apart_and_validation_on(tmp_path: Path) -> None:
+    cells = label_cells([("parity_check", "lstm", {})])
+    with pytest.raises(ValueError, match=r"tuning seeds \[0\] are also reporting seeds"):
+        run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS, tune_seeds=[0], seeds=[0, 1])
+
+    def no_val(*args: Any) -> RunConfig:
+        return _make(*args).__class__.from_dict({**_make(*args).to_dict(), "val_every": 0})
+
+    with pytest.raises(ValueError, match="tuning needs validation"):
+        run_tuned_sweep(cells, no_val, tmp_path, tune_lrs=LRS, tune_seeds=[9], seeds=[0])
+
+
+def test_cli_sweep_with_a_tuned_preset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    smoke = presets.PRESETS["smoke"]
+    tiny = Preset(name="smoke", run={**smoke.run, "val_every": 2}, hparams=smoke.hparams,
+                  tasks=("parity_check",), models=("rnn",), seeds=(0,), tune_lrs=tuple(LRS),
+                  tune_seeds=(7,))
+    monkeypatch.setitem(presets.PRESETS, "smoke", tiny)
+    out = tmp_path / "out"
+    assert main(["sweep", "--preset", "smoke", "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "lr tuning over [0.001, 0.03] (seeds [7]), then 1 runs" in err
+    assert err.count("(tuning): validation ") == 2
+    record = json.loads(choice_path(out, "parity_check", "rnn").read_text())
+    assert record["chosen_lr"] in LRS and f"tuned   parity_check/rnn: lr {record['chosen_lr']:g}" \
+        in err
+    (result,) = load_results(out)
+    assert result["config"]["lr"] == record["chosen_lr"]
+    # --lrs turns tuning off
+    assert main(["sweep", "--preset", "smoke", "--lrs", "1e-3", "--out", str(tmp_path / "b"),
+                 "--quiet"]) == 0
+    assert not (tmp_path / "b" / "tuning").exists()
+
+
+def test_tuning_runs_never_evaluate_the_test_set(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from prlstm.experiments.orchestrate import sweep
+
+    evaluated: list[str] = []
+    real = sweep.evaluate_run
+
+    def spy(run_dir: Any, **kwargs: Any) -> Any:
+        evaluated.append(str(run_dir))
+        return real(run_dir, **kwargs)
+
+    monkeypatch.setattr(sweep, "evaluate_run", spy)
+    cells = label_cells([("parity_check", "rnn", {})])
+    summaries, _ = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS, tune_seeds=[100],
+                                   seeds=[0])
+    assert [s["status"] for s in summaries] == ["done", "done", "done"]
+    assert len(evaluated) == 1  # the one reporting run
+    assert Path(evaluated[0]).relative_to(tmp_path).parts[0] == "parity_check"
+    assert "score" not in summaries[0] and "score" in summaries[2]
+    assert 0.0 <= summaries[0]["val_score"] <= 1.0 and summaries[0]["train_seconds"] > 0
+    again, _ = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS, tune_seeds=[100],
+                               seeds=[0])
+    # the choice is recorded, so only the reporting run is looked at (and skipped)
+    assert [s["status"] for s in again] == ["skipped"] and len(evaluated) == 1
+
+
+def test_test_flag_is_operational_and_checked() -> None:
+    on = _make("parity_check", "rnn", {}, 0, 1e-3)
+    off = RunConfig.from_dict({**on.to_dict(), "test": False})
+    assert off.run_id() == on.run_id() and not off.differences(on)
+    with pytest.raises(ValueError, match="test must be True or False, got 'no'"):
+        RunConfig.from_dict({**on.to_dict(), "test": "no"})

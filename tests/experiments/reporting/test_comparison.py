@@ -1,0 +1,284 @@
+"""The report's fair-comparison section on fake runs with known scores (two variants × 8 seeds,
+plus runs at a learning rate the tuning choice did not pick)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prlstm import models, tasks
+from prlstm.experiments.orchestrate.presets import make_config
+from prlstm.experiments.orchestrate.tuning import CONFIG_FILE, choice_path, write_choice
+from prlstm.experiments.reporting.comparison import (
+    JSON_FILE,
+    comparison_data,
+    comparison_section,
+    escape,
+    find_choice,
+    lr_text,
+)
+from prlstm.experiments.reporting.report import write_report
+from prlstm.experiments.reporting.results import load_results
+from prlstm.experiments.reporting.stats import (
+    cell_stats,
+    compare,
+    fisher_solve_test,
+    wilson_interval,
+)
+from prlstm.experiments.run.evaluate import RESULT_FILE, SOLVED_THRESHOLD
+from prlstm.experiments.run.io import intact, read_json, with_digest, write_json
+from prlstm.experiments.run.trainlog import LogRow, TrainLog, read_rows, steps_to_threshold
+
+SEEDS = range(8)
+PR_SCORES = [1.0, 0.95, 0.92, 1.0, 0.97, 0.5, 0.99, 0.93]  # 7 of 8 solve
+LSTM_SCORES = [0.5, 0.6, 0.4, 0.91, 0.55, 0.3, 0.45, 0.5]  # 1 of 8 solves
+CHOSEN, OTHER_LR = 1e-3, 3e-3
+PR_PARAMETERS = 1234  # recorded in result.json; lstm results record none (counted by building)
+
+
+def make_run(root: Path, model: str, seed: int, lr: float, score: float) -> Path:
+    """A finished run as training and evaluation leave it: config.json, a train_log.csv whose
+    validation score reaches 0.95 at step ``2 + seed % 5`` when the run solves, and a
+    result.json with a digest (``steps_to_generalise`` computed from the log, as evaluation
+    does; wall-clock seconds are half the step)."""
+    config = make_config("parity_check", model, "smoke", seed=seed, lr=lr)
+    run_dir = root / config.run_id()
+    run_dir.mkdir(parents=True)
+    write_json(run_dir / CONFIG_FILE, config.to_dict())
+    first = 2 + seed % 5 if score >= SOLVED_THRESHOLD else None
+    log = TrainLog(run_dir)
+    for step in range(1, config.steps + 1):
+        val = 0.95 if first is not None and step >= first else 0.5
+        log.append(LogRow(step=step, loss=1.0, accuracy=0.9, wall_seconds=0.5 * step,
+                          lr=lr, val_score=val))
+    n, m = config.train_length, config.eval_length
+    result: dict[str, Any] = {
+        "task": config.task, "level": "regular", "model": model, "preset": config.preset,
+        "seed": seed, "lr": lr, "steps": config.steps, "score": score,
+        "solved": score >= SOLVED_THRESHOLD, "in_range_accuracy": 1.0, "fitted": True,
+        "validation": {"every": 1, "lengths": [m], "per_length": 8, "seed": 2},
+        "steps_to_generalise": steps_to_threshold(read_rows(run_dir), SOLVED_THRESHOLD),
+        "train_length": n, "lengths": list(range(1, m + 1)),
+        "accuracy": [1.0] * n + [score] * (m - n), "train_seconds": 100.0 + 2 * seed,
+        "model_config": {"model": model, **config.hparams}, "config": config.to_dict(),
+        "run_id": config.run_id(),
+    }
+    if model == "pr_lstm":
+        result["parameters"] = PR_PARAMETERS
+        result["train_cpu_seconds"] = 60.0 + 2 * seed  # the lstm's runs predate the CPU clock
+    write_json(run_dir / RESULT_FILE, with_digest(result))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``results/``: pr_lstm at the chosen lr (8 seeds) and at another lr (2 seeds, score 0),
+    lstm at one lr (8 seeds); pr_lstm's choice file in ``results/tuning``."""
+    root = tmp_path_factory.mktemp("cmp") / "results"
+    for seed in SEEDS:
+        make_run(root, "pr_lstm", seed, CHOSEN, PR_SCORES[seed])
+        make_run(root, "lstm", seed, CHOSEN, LSTM_SCORES[seed])
+    for seed in (0, 1):
+        make_run(root, "pr_lstm", seed, OTHER_LR, 0.0)
+    write_choice(choice_path(root, "parity_check", "pr_lstm"), "parity_check", "pr_lstm",
+                 [CHOSEN, OTHER_LR], {CHOSEN: {0: 0.9, 1: 0.95}, OTHER_LR: {0: 0.2, 1: 0.1}},
+                 CHOSEN)
+    return root
+
+
+@pytest.fixture(scope="module")
+def data(tree: Path) -> dict[str, Any]:
+    """The section's numbers for :func:`tree`."""
+    return comparison_data(load_results(tree), tree)
+
+
+def _cells(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The cells by variant label (one task)."""
+    return {c["variant"]: c for c in data["cells"]}
+
+
+def _table_rows(text: str) -> dict[str, list[str]]:
+    """``{first cell: other cells}`` of the first table row starting with each first cell."""
+    rows: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.startswith("| "):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows.setdefault(cells[0], cells[1:])
+    return rows
+
+
+def test_chosen_lr_filters_runs(data: dict[str, Any]) -> None:
+    pr = _cells(data)["pr_lstm"]
+    assert pr["n"] == 8 and pr["runs"] == 10 and pr["excluded"] == 2
+    assert pr["scores"] == PR_SCORES and sorted(pr["seeds"]) == list(SEEDS)
+    assert not any("lr0.003" in run_id for run_id in pr["run_ids"])
+    assert pr["lr"]["chosen"] == CHOSEN and pr["lr"]["grid"] == [CHOSEN, OTHER_LR]
+    assert pr["lr"]["run_lrs"] == [CHOSEN, OTHER_LR] and pr["lr"]["tuning_seeds"] == [0, 1]
+    lstm = _cells(data)["lstm"]
+    assert lstm["lr"]["chosen"] is None and lstm["excluded"] == 0 and lstm["n"] == 8
+
+
+def test_cell_numbers_match_stats(data: dict[str, Any]) -> None:
+    for label, scores, solves in (("pr_lstm", PR_SCORES, 7), ("lstm", LSTM_SCORES, 1)):
+        cell, expected = _cells(data)[label], cell_stats(scores, SOLVED_THRESHOLD)
+        assert cell["solves"] == solves == expected.solves
+        assert cell["solve_ci"] == pytest.approx(list(wilson_interval(solves, 8)))
+        assert cell["mean_ci"] == [expected.mean_low, expected.mean_high]
+        assert cell["mean"] == pytest.approx(statistics.fmean(scores))
+        assert cell["median_train_seconds"] == 107.0  # 100 + 2 * seed over seeds 0..7
+        assert not cell["incomplete"]
+    gen = _cells(data)["pr_lstm"]["generalise"]
+    # solved seeds 0,1,2,3,4,6,7 first reach 0.95 at 2,3,4,5,6,3,4: median step 4, at 2.0 s
+    assert (gen["reached"], gen["validated"], gen["median_steps"]) == (7, 8, 4)
+    assert gen["median_seconds"] == 2.0 and gen["text"] == "step 4 (7/8)"
+    assert _cells(data)["lstm"]["generalise"]["median_steps"] == 5  # seed 3 only
+
+
+def test_parameters_recorded_or_built(data: dict[str, Any]) -> None:
+    assert _cells(data)["pr_lstm"]["parameters"] == [PR_PARAMETERS]
+    spec = tasks.get("parity_check")
+    built = models.count_parameters("lstm", spec.input_size, spec.output_size, hidden_size=8)
+    assert _cells(data)["lstm"]["parameters"] == [built]
+
+
+def test_pair_p_values_and_verdict(data: dict[str, Any]) -> None:
+    (pair,) = data["pairs"]
+    expected = compare(PR_SCORES, LSTM_SCORES, SOLVED_THRESHOLD)
+    assert (pair["reference"], pair["other"]) == ("pr_lstm", "lstm")
+    assert (pair["solves_reference"], pair["solves_other"]) == (7, 1)
+    assert pair["fisher_p"] == pytest.approx(fisher_solve_test(7, 8, 1, 8))
+    assert pair["permutation_p"] == pytest.approx(expected.permutation_p)
+    assert pair["verdict"] == expected.verdict
+    assert pair["verdict"].startswith("distinguishable at n = 8")
+
+
+def test_markdown_table(tree: Path, data: dict[str, Any]) -> None:
+    text = comparison_section(load_results(tree), tree)
+    rows = _table_rows(text)
+    lo, hi = wilson_interval(7, 8)
+    pr_stats = cell_stats(PR_SCORES)
+    assert rows["pr_lstm"] == [
+        f"{PR_PARAMETERS:,}", "6", "1e-3 of {1e-3, 3e-3}", "8",
+        f"7/8 ({100 * lo:.0f}–{100 * hi:.0f} %)",
+        f"{100 * pr_stats.mean:.1f} ({100 * pr_stats.mean_low:.1f}–"
+        f"{100 * pr_stats.mean_high:.1f})", "107 s (CPU 67 s)", "step 4 (7/8) · 2.0 s"]
+    assert rows["lstm"][6] == "107 s"
+    lo, hi = wilson_interval(1, 8)
+    assert rows["lstm"][2:5] == ["1e-3 (untuned)", "8", f"1/8 ({100 * lo:.0f}–{100 * hi:.0f} %)"]
+    pair = data["pairs"][0]
+    pair_row = next(line for line in text.splitlines() if line.startswith("| lstm | 8 vs 8"))
+    assert pair_row == (f"| lstm | 8 vs 8 | 7 vs 1 | {pair['fisher_p']:.2g} | "
+                        f"{pair['permutation_p']:.2g} | {pair['verdict']} |")
+    assert "2 runs at non-chosen learning rates are left out." in text
+    assert "1 of 2 cells have no lr choice file" in text
+    assert "2 runs here are at a tuning seed and the chosen lr" in text  # seeds 0, 1 at 1e-3
+    assert rows["lstm"][-1] == "step 5 (1/8) · 2.5 s"
+    assert "No pairs on" not in text and "Each pair (1 here)" in text
+
+
+def test_report_writes_section_and_json(tree: Path, tmp_path: Path,
+                                        data: dict[str, Any]) -> None:
+    table, written = write_report(tree, tmp_path / "rep", plots=False)
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert report.startswith("# Results\n\n" + table) and "## Fair comparison" in report
+    assert report.index("## Fair comparison") < report.index("<summary>Every run")
+    saved = read_json(tmp_path / "rep" / JSON_FILE)
+    assert intact(saved) and saved["format"] == 1 and saved["reference"] == "pr_lstm"
+    assert saved["cells"] == data["cells"] and saved["pairs"] == data["pairs"]
+    assert saved["usual_n"] == 8 and saved["threshold"] == SOLVED_THRESHOLD
+
+
+def test_reference_from_the_cli(tree: Path, tmp_path: Path) -> None:
+    from prlstm.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["report", str(tree), "--out", str(out), "--no-plots",
+                 "--reference", "lstm"]) == 0
+    text = (out / "report.md").read_text()
+    assert "lstm against each other variant:" in text
+    assert "| pr_lstm | 8 vs 8 | 1 vs 7 |" in text
+
+
+def test_single_runs_give_no_section(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    make_run(root, "pr_lstm", 0, CHOSEN, 1.0)
+    make_run(root, "lstm", 0, CHOSEN, 0.5)
+    (tmp_path / "rep").mkdir()
+    (tmp_path / "rep" / JSON_FILE).write_text("{}")  # from an earlier report: removed
+    write_report(root, tmp_path / "rep", plots=False)
+    assert "Fair comparison" not in (tmp_path / "rep" / "report.md").read_text()
+    assert not (tmp_path / "rep" / JSON_FILE).exists()
+
+
+def _fake(task: str, model: str, seed: int, score: float, lr: float = 1e-3) -> dict[str, Any]:
+    """An in-memory result (no run directory, no parameter count)."""
+    return {"task": task, "model": model, "seed": seed, "lr": lr, "steps": 10,
+            "score": score, "accuracy": [score]}
+
+
+def test_names_from_result_files_are_escaped(tmp_path: Path) -> None:
+    results = [_fake("<script>|x", "<img src=x>", s, 0.5 + 0.1 * s) for s in range(3)]
+    text = comparison_section(results, tmp_path)
+    assert "<script>" not in text and "<img" not in text
+    assert "&lt;script&gt;\\|x" in text and "&lt;img src=x&gt;" in text
+    assert escape("a|b<c>&`*[d]") == "a\\|b&lt;c&gt;&amp;\\`\\*\\[d\\]"
+    assert all(line.count("|") - line.count("\\|") == 10
+               for line in text.splitlines() if line.startswith("| &lt;img"))
+
+
+def test_incomplete_pooled_and_unattainable(tmp_path: Path) -> None:
+    results = [_fake("parity_check", "pr_lstm", s, 1.0) for s in range(4)]
+    results += [_fake("parity_check", "lstm", s, 0.2, lr) for s in range(2)
+                for lr in (1e-3, 3e-3)]
+    results += [_fake("parity_check", "rnn", 0, 0.3)]
+    data = comparison_data(results, tmp_path)
+    cells = _cells(data)
+    assert data["usual_n"] == 4 and cells["rnn"]["incomplete"] and not cells["lstm"]["incomplete"]
+    assert cells["lstm"]["n"] == 4 and cells["lstm"]["lr"]["run_lrs"] == [1e-3, 3e-3]
+    text = comparison_section(results, tmp_path)
+    assert "1e-3, 3e-3 (pooled, untuned)" in text and "| rnn (incomplete) |" in text
+    assert "parity_check / rnn (n = 1)" in text and "and 1 pool runs at several lrs" in text
+    # 4 vs 4: the smallest p of either test is 2 / C(8, 4) = 0.029 > 0.025
+    assert "At n = 4 vs 1, 4 vs 4 no outcome could be distinguishable" in text
+    alone = comparison_section(results, tmp_path, reference="gru")
+    assert "No pairs on parity_check: the reference has no scored run there." in alone
+    assert "against each other variant" not in alone
+
+
+def test_choice_in_parent_and_damaged_choice(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    root.mkdir()
+    path = choice_path(tmp_path, "parity_check", "pr_lstm")
+    write_choice(path, "parity_check", "pr_lstm", [1e-3], {1e-3: {0: 0.5}}, 1e-3)
+    choice, source = find_choice(root, "parity_check", "pr_lstm")
+    assert choice is not None and choice.chosen == 1e-3 and source == str(path)
+    damaged = read_json(path)
+    damaged["chosen_lr"] = 0.5
+    write_json(path, damaged)
+    choice, problem = find_choice(root, "parity_check", "pr_lstm")
+    assert choice is None and problem is not None and "damaged" in problem
+    data = comparison_data([_fake("parity_check", "pr_lstm", 0, 1.0)], root)
+    assert data["cells"][0]["lr"]["unreadable"] == problem
+
+
+def test_no_run_at_the_chosen_lr(tmp_path: Path) -> None:
+    write_choice(choice_path(tmp_path, "parity_check", "lstm"), "parity_check", "lstm",
+                 [1e-3, 3e-3], {1e-3: {0: 0.9}, 3e-3: {0: 0.1}}, 1e-3)
+    results = [_fake("parity_check", "pr_lstm", s, 1.0) for s in range(2)]
+    results += [_fake("parity_check", "lstm", s, 0.2, 3e-3) for s in range(2)]
+    data = comparison_data(results, tmp_path)
+    lstm = _cells(data)["lstm"]
+    assert (lstm["n"], lstm["excluded"], data["pairs"]) == (0, 2, [])
+    text = comparison_section(results, tmp_path)
+    row = next(line for line in text.splitlines() if line.startswith("| lstm (incomplete) |"))
+    assert row.endswith("| 10 | 1e-3 of {1e-3, 3e-3} | 0 | no scored run at the chosen lr | | | |")
+
+
+@pytest.mark.parametrize(("lr", "text"), [(1e-3, "1e-3"), (3e-4, "3e-4"), (2.5e-4, "2.5e-4"),
+                                          (0.01, "0.01"), (0.1, "0.1")])
+def test_lr_text(lr: float, text: str) -> None:
+    assert lr_text(lr) == text and math.isclose(float(text), lr)
