@@ -30,3 +30,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # subprocesses inherit this, so every process of a test computes alike. The pin itself is
 # tested in subprocesses with a clean environment (tests/experiments/run/test_cpu_env.py).
 os.environ.setdefault("PRLSTM_CPU_PIN", "0")
+
+# ``PRLSTM_HIDE_EXTRAS=transformers,ray,...`` makes those packages unimportable in the test
+# process (not in the subprocesses tests start), as if the optional extras were not installed:
+# every test that needs one must then skip with a reason (tests/test_extras.py checks it).
+if os.environ.get("PRLSTM_HIDE_EXTRAS"):
+    import sys
+
+    for _name in filter(None, os.environ["PRLSTM_HIDE_EXTRAS"].split(",")):
+        # None in sys.modules: `import` raises ModuleNotFoundError and
+        # importlib.util.find_spec returns None, exactly as for a package that is absent
+        sys.modules.setdefault(_name, None)  # type: ignore[assignment]

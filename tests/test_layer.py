@@ -77,6 +77,7 @@ def test_final_state_matches_forward(cell, schedule):
             torch.testing.assert_close(final.c, state.c, atol=1e-12, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["tree", "sequential"])
 @pytest.mark.parametrize("cell,R", [("lstm", 1), ("rnn", 0), ("gru", 0)])
 def test_streaming_equals_forward_equals_prefill_then_step(cell, R, schedule):
@@ -212,6 +213,7 @@ def test_torch_compile_inductor_same_output():
                                atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["tree", "sequential"])
 def test_forward_from_a_stream_state_equals_prefill(schedule):
     layer = _layer(num_layers=2, schedule=schedule)

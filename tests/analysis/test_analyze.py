@@ -10,6 +10,7 @@ from prlstm.experiments.orchestrate.presets import make_config
 from prlstm.experiments.orchestrate.sweep import run_sweep
 
 
+@pytest.mark.slow
 def test_analyze_smoke_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs = tmp_path / "runs"
     configs = [make_config("parity_check", m, "smoke", seed=s)

@@ -50,6 +50,7 @@ def test_eval_sequences_are_the_fixed_test_set():
     assert (data.inputs[~data.valid()] == 0).all()
 
 
+@pytest.mark.slow
 def test_probe_decodes_a_linear_code_and_not_noise():
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 3, (40, 300), generator=g)
@@ -72,6 +73,7 @@ def test_probe_refuses_bad_shapes():
         probe_accuracy(torch.zeros(2, 3), torch.zeros(2, 3), torch.ones(2, 3, dtype=torch.bool))
 
 
+@pytest.mark.slow
 def test_imports_stay_light():
     import subprocess
     import sys

@@ -13,6 +13,7 @@ from prlstm.experiments.orchestrate.sweep import LocalEngine, run_sweep
 from tests.distributed.compare import assert_same_runs
 
 
+@pytest.mark.slow
 def test_run_files_round_trip_and_replace_old_checkpoints(tmp_path: Path) -> None:
     config = make_config("parity_check", "lstm", "smoke")
     (summary,) = run_sweep([config], tmp_path / "a", progress=False)
@@ -28,6 +29,7 @@ def test_run_files_round_trip_and_replace_old_checkpoints(tmp_path: Path) -> Non
         unpack_run(target, {"../evil": b""})
 
 
+@pytest.mark.slow
 def test_local_engine_given_explicitly_is_the_default(tmp_path: Path) -> None:
     configs = [make_config("parity_check", "lstm", "smoke", seed=s) for s in (0, 1)]
     run_sweep(configs, tmp_path / "default", progress=False)

@@ -56,6 +56,7 @@ def local_sweep(args: list[str], out: Path) -> None:
     assert main(["sweep", *args, "--workers", "1", "--out", str(out)]) == 0
 
 
+@pytest.mark.slow
 def test_cluster_sweep_equals_local_engine(ray_cluster: RayCluster, tmp_path: Path) -> None:
     done = ray_cluster.sweep([*GRID, "--out", str(tmp_path / "ray")])
     assert done.returncode == 0, done.stderr[-3000:]
@@ -72,6 +73,7 @@ def test_cluster_sweep_equals_local_engine(ray_cluster: RayCluster, tmp_path: Pa
     assert again.returncode == 0 and statuses(again.stderr) == {"skipped": 4}, again.stderr
 
 
+@pytest.mark.slow
 def test_killed_worker_is_retried_and_resumes(ray_cluster: RayCluster, long_local: Path,
                                               tmp_path: Path) -> None:
     storage, out = tmp_path / "storage", tmp_path / "out"
@@ -108,6 +110,7 @@ def test_killed_worker_is_retried_and_resumes(ray_cluster: RayCluster, long_loca
     (["--cpus-per-run", "2"], "no node of the Ray cluster has"),
     (["--device", "cuda"], "--gpus-per-run is 0"),
 ])
+@pytest.mark.slow
 def test_cluster_without_the_resources_fails_before_work(ray_cluster: RayCluster,
                                                          tmp_path: Path, flags: list[str],
                                                          message: str) -> None:
@@ -116,6 +119,7 @@ def test_cluster_without_the_resources_fails_before_work(ray_cluster: RayCluster
     assert not list(tmp_path.rglob("*.json"))
 
 
+@pytest.mark.slow
 def test_unreachable_address_fails_before_work(ray_cluster: RayCluster, tmp_path: Path) -> None:
     argv = prlstm_argv("sweep", "--engine", "ray", "--address", "10.213.0.2:6999", *GRID,
                        "--out", str(tmp_path))
@@ -126,6 +130,7 @@ def test_unreachable_address_fails_before_work(ray_cluster: RayCluster, tmp_path
     assert not list(tmp_path.rglob("*.json"))
 
 
+@pytest.mark.slow
 def test_ray_not_installed_is_a_clear_error(tmp_path: Path) -> None:
     code = ("import sys; sys.modules['ray'] = None; from prlstm.cli import main; "
             "sys.exit(main(sys.argv[1:]))")
@@ -136,6 +141,7 @@ def test_ray_not_installed_is_a_clear_error(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("*.json"))
 
 
+@pytest.mark.slow
 def test_killed_driver_rerun_finishes_only_missing_runs(ray_tmp: str, long_local: Path,
                                                         tmp_path: Path) -> None:
     """A local Ray instance (no --address) in a namespace with only ``lo``."""
@@ -188,6 +194,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_model_registered_in_the_driver_runs_on_cluster_workers(ray_cluster: RayCluster,
                                                                 tmp_path: Path) -> None:
     """``models.register`` in the driver reaches the Ray workers (the factory, defined in the

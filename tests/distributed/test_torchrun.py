@@ -47,6 +47,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_at_the_combined_batch(tmp_path: Path) -> None:
     one, ddp, partial = tmp_path / "one", tmp_path / "ddp", tmp_path / "partial"
     assert main(["train", *FLAGS, "--run-dir", str(one)]) == 0
@@ -92,6 +93,7 @@ def test_batch_must_split_evenly_over_the_processes(monkeypatch, tmp_path: Path)
         DataParallel.from_env(8, torch.device("cpu"))
 
 
+@pytest.mark.slow
 def test_a_rank_that_dies_mid_run_fails_the_job_at_once(tmp_path: Path) -> None:
     """Rank 1 raises after update 2 while rank 0 waits in update 3's all-reduce: the job must
     fail within seconds (the exit barrier is skipped for a rank that dies mid-run), not hang

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from safetensors.torch import load_file
 
 from prlstm.cli import main
@@ -34,6 +35,7 @@ def _torchrun(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_lm_two_processes_match_one(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -49,6 +49,7 @@ def test_the_cli_page_covers_every_subcommand() -> None:
                 assert option in text, f"{name}: {option} is missing from the CLI page"
 
 
+@pytest.mark.slow
 def test_mkdocs_build_strict(tmp_path) -> None:
     """The whole site builds with every warning an error (links, anchors, API docstrings).
     About 5 s of building on a 2-core machine, plus starting Python and importing torch."""

@@ -115,6 +115,7 @@ PINNED_SIZES = {"pr_lstm": {"embedding_size": 8, "hidden_size": 8},
                 "transformer": {"embedding_size": 8}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", MODELS)
 def test_a_seeded_run_keeps_its_losses(corpus_dir, tmp_path, kind):
     cfg = LMConfig(model=kind, files=[str(corpus_dir)], val_fraction=0.34, steps=4,

@@ -18,6 +18,7 @@ from prlstm.models.transformer import EncoderLayer, TransformerEncoder
 SMALL = {"embedding_dim": 16, "num_layers": 2, "num_heads": 4, "ff_size": 12}
 
 
+@pytest.mark.slow
 def test_dropout_only_in_training_mode() -> None:
     torch.manual_seed(0)
     model = build("transformer", 2, 2, **SMALL)

@@ -67,6 +67,7 @@ def _scans(cell: CombineCell) -> dict:
             "levelwise+fused": lambda l: levelwise.scan(fused, l)[0]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("R", [0, 1, 2])
 def test_fp32_values_and_gradients_match_reference(R: int) -> None:
     cell = _cell(R)
@@ -84,6 +85,7 @@ def test_fp32_values_and_gradients_match_reference(R: int) -> None:
                                            msg=lambda m, i=i, n=name, t=T: f"{n} T={t} #{i}: {m}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("R", [0, 1])
 def test_bf16_autocast_matches_reference(R: int) -> None:
     """bf16 GEMMs with fp32 state: no worse than the torch backend under the same autocast."""
@@ -110,6 +112,7 @@ CHUNKS = (2, 8, 64) if not CUDA else (16,)
 CHUNK_TOL = 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("R", [0, 1, 2] if not CUDA else [1, 2])
 def test_chunk_kernels_match_per_round_scan(R: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The chunk kernels run (counted) and give the per-round scan's numbers up to fp32 rounding.
@@ -149,6 +152,7 @@ def test_chunk_kernels_match_per_round_scan(R: int, monkeypatch: pytest.MonkeyPa
                 torch.testing.assert_close(a[:, :n_roots], b[:, :n_roots], atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("R", [0, 1, 2] if not CUDA else [1])
 def test_chunk_kernels_are_exact_on_exact_arithmetic(R: int) -> None:
     """With the merge and refinement weight matrices zero (biases random), every ``tl.dot``
@@ -175,6 +179,7 @@ def test_chunk_kernels_are_exact_on_exact_arithmetic(R: int) -> None:
                 assert not torch.equal(want[1][:, -1], c0[:, -1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("R", [0, 1] if not CUDA else [1])
 def test_chunked_op_values_and_gradients_match_reference(R: int) -> None:
     """The op with chunk kernels in its forward, fp32 and bf16, against ``reference``."""
@@ -222,6 +227,7 @@ def test_bf16_dtypes_follow_autocast() -> None:
     assert (h.dtype, c.dtype) == (h2.dtype, c2.dtype)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hidden,bias", [(20, True), (16, False)])
 def test_ragged_hidden_and_no_bias(hidden: int, bias: bool) -> None:
     """H not a multiple of the tiles (masked tails) and bias-free maps."""
@@ -276,6 +282,7 @@ def test_other_cells_fall_back() -> None:
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.slow
 def test_saved_memory_is_linear_in_length() -> None:
     """Bytes saved for backward grow linearly in T: doubling T doubles the increment."""
     cell = _cell(1)
@@ -296,6 +303,7 @@ def test_saved_memory_is_linear_in_length() -> None:
     assert 1.9 * d1 <= d2 <= 2.1 * d1, total
 
 
+@pytest.mark.slow
 def test_torch_compile_fullgraph() -> None:
     """The custom ops are single graph nodes: fullgraph compiles, values and grads agree."""
     cell = _cell(1)
@@ -343,6 +351,7 @@ def test_every_layer_path_matches_reference() -> None:
     check_layer_paths("triton", "lstm", 1, tol=FP32_TOL * 10, dtype=torch.float32)
 
 
+@pytest.mark.slow
 def test_auto_check_passes_and_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
     """The one-time check of ``backend="auto"`` runs the kernels once per (device, dtype)."""
     from prlstm.ops.triton import check
@@ -370,6 +379,7 @@ def _broken(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tri.FusedCombine, "tree_scan", tree_scan)
 
 
+@pytest.mark.slow
 def test_auto_check_catches_a_broken_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     from prlstm.ops.triton import check
 
@@ -385,6 +395,7 @@ def test_auto_check_catches_a_broken_kernel(monkeypatch: pytest.MonkeyPatch) -> 
         assert not check.verified(DEV, torch.float32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("broken", [False, True])
 def test_auto_uses_triton_only_after_the_check(broken: bool,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
@@ -424,6 +435,7 @@ def _has_nvidia_backend() -> bool:
 
 @pytest.mark.skipif(CUDA or not _has_nvidia_backend(),
                     reason="compile check is for machines without a GPU")
+@pytest.mark.slow
 def test_kernels_compile_for_sm90_without_spills() -> None:
     """Every kernel variant compiles to sm_90 cubin (catches what the interpreter cannot)."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}

@@ -8,6 +8,7 @@ dtype from :data:`strategies.TOLERANCES`.
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -37,6 +38,7 @@ def _states(state) -> list[torch.Tensor]:
 SHORT = st.one_of(st.integers(1, 200), st.sampled_from([63, 64, 65, 127, 128, 129]))
 
 
+@pytest.mark.slow
 @examples(15)
 @given(kw=layer_kwargs(), B=BATCH, T=SHORT, dtype=DTYPES, seed=SEEDS, data=st.data())
 def test_every_evaluation_path_agrees(kw, B, T, dtype, seed, data):
@@ -71,6 +73,7 @@ def test_every_evaluation_path_agrees(kw, B, T, dtype, seed, data):
 @examples(25)
 @given(kw=layer_kwargs(), B=BATCH, T=LENGTHS, dtype=DTYPES, seed=SEEDS,
        backend=st.sampled_from(FAST), data=st.data())
+@pytest.mark.slow
 def test_causal(kw, B, T, dtype, seed, backend, data):
     """Outputs up to t never depend on later tokens (bit-exact), nor on the total length."""
     layer = make_layer({**kw, "backend": backend}, seed, dtype)
@@ -97,6 +100,7 @@ def _pad(kind: str, seed: int, shape: tuple[int, ...], dtype: torch.dtype) -> to
 @examples(25)
 @given(kw=layer_kwargs(), T=LENGTHS, dtype=DTYPES, seed=SEEDS, padding=PADDING,
        backend=st.sampled_from(FAST), data=st.data())
+@pytest.mark.slow
 def test_right_padding_never_changes_valid_outputs(kw, T, dtype, seed, padding, backend, data):
     """Each padded sequence gives the outputs and final state it gives alone; padding is 0."""
     lengths = data.draw(st.lists(st.integers(1, T), min_size=1, max_size=4), label="lengths")
@@ -122,6 +126,7 @@ def test_right_padding_never_changes_valid_outputs(kw, T, dtype, seed, padding, 
 @examples(25)
 @given(kw=layer_kwargs(), B=BATCH, T=st.integers(1, 80), seed=SEEDS,
        backend=st.sampled_from(FAST), with_lengths=st.booleans(), data=st.data())
+@pytest.mark.slow
 def test_fast_backend_gradients_equal_reference(kw, B, T, seed, backend, with_lengths, data):
     """d(loss)/d(inputs, parameters) of levelwise/chunked = reference's (float64)."""
     layer = make_layer({**kw, "backend": "reference"}, seed, torch.float64)

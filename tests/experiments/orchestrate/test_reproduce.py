@@ -14,6 +14,7 @@ from prlstm.experiments.run.io import with_digest
 from prlstm.experiments.run.train import train
 
 
+@pytest.mark.slow
 def test_reproduce_exact_and_tampered(smoke, tmp_path, capsys) -> None:
     run = tmp_path / "run"
     train(smoke(steps=4, val_every=2, lr_decay_fraction=0.5), run, progress=False)

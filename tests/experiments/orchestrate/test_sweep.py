@@ -41,6 +41,7 @@ def test_sweep_resumes_a_killed_run_and_skips_finished_ones(smoke, tmp_path: Pat
     assert again["status"] == "skipped" and again["score"] == summary["score"]
 
 
+@pytest.mark.slow
 def test_failed_run_is_reported_and_others_continue(smoke, tmp_path: Path) -> None:
     good: RunConfig = smoke("lstm")
     config_dir = tmp_path / good.run_id()

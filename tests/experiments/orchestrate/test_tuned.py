@@ -35,6 +35,7 @@ def test_labels_follow_the_report() -> None:
     assert [c.label for c in cells] == ["lstm hidden_size=8", "lstm hidden_size=12", "rnn"]
 
 
+@pytest.mark.slow
 def test_tune_choose_then_train_the_seeds(tmp_path: Path) -> None:
     cells = label_cells([("parity_check", "lstm", {}), ("parity_check", "rnn", {})])
     summaries, chosen = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS,
@@ -81,6 +82,7 @@ def test_seeds_must_be_apart_and_validation_on(tmp_path: Path) -> None:
         run_tuned_sweep(cells, no_val, tmp_path, tune_lrs=LRS, tune_seeds=[9], seeds=[0])
 
 
+@pytest.mark.slow
 def test_cli_sweep_with_a_tuned_preset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     smoke = presets.PRESETS["smoke"]

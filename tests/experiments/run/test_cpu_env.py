@@ -126,6 +126,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_sweep_workers_run_and_record_the_pinned_settings(swept: Path) -> None:
     runs = sorted(p.parent for p in swept.rglob("result.json"))
     assert len(runs) == 2

@@ -40,6 +40,7 @@ def test_in_range_accuracy_is_the_mean_over_training_lengths() -> None:
     assert math.isnan(in_range_accuracy([], 3))
 
 
+@pytest.mark.slow
 def test_result_records_in_range_accuracy_fit_and_steps_to_generalise(smoke, tmp_path) -> None:
     config = smoke(steps=6, val_every=2, val_lengths=[7, 12])
     train(config, tmp_path, progress=False)
@@ -56,6 +57,7 @@ def test_result_records_in_range_accuracy_fit_and_steps_to_generalise(smoke, tmp
     assert result["final_train_accuracy"] == rows[-1].accuracy
 
 
+@pytest.mark.slow
 def test_no_validation_no_steps_to_generalise_key(smoke, tmp_path) -> None:
     train(smoke(steps=2), tmp_path, progress=False)
     result = evaluate_run(tmp_path, progress=False)
@@ -107,6 +109,7 @@ def test_default_validation_lengths_spread_over_the_test_range() -> None:
     assert short.validation_lengths() == [6, 7]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["pr_lstm", "transformer"])  # transformer: dropout RNG
 def test_validation_changes_no_weight(smoke, tmp_path, model) -> None:
     plain, validated = tmp_path / "plain", tmp_path / "validated"
@@ -180,6 +183,7 @@ def test_committed_runs_keep_their_ids() -> None:
         assert RunConfig.from_dict(result["config"]).run_id() == result["run_id"], path
 
 
+@pytest.mark.slow
 def test_retraining_from_the_saved_config_reproduces_the_result(smoke, tmp_path) -> None:
     """What a committed run promises: its config.json alone re-trains to the same numbers."""
     first = tmp_path / "first"
