@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from prlstm.config import BACKENDS, MERGES, SCHEDULES
 from prlstm.models.positional import ENCODINGS
 
-SCHEDULES = ("tree", "sequential")
-MERGES = ("gated", "sum", "concat")  # prlstm.cells.MERGES, without importing torch code here
 EIGENVALUES = ("positive", "negative")
 MLSTM_KERNELS = ("auto", "parallel", "chunkwise")  # prlstm.models.xlstm_cores.MLSTM_KERNELS
 
@@ -45,12 +44,8 @@ def _choice(choices: Sequence[str]) -> Callable[[str, str, object], str]:
 
 
 def _backend(model: str, key: str, value: object) -> str:
-    try:
-        from prlstm.ops import BACKENDS
-    except ImportError:  # pragma: no cover - the layer's package is not there yet
-        BACKENDS = ()
     choices = ("auto", *BACKENDS)
-    if not isinstance(value, str) or (BACKENDS and value not in choices):
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{model}: option {key!r} must be one of {choices}, got {value!r}")
     return value
 
