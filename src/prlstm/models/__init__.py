@@ -29,6 +29,11 @@ The linear recurrences and the xLSTM layers sit in a pre-norm residual stack
 outside prlstm come in through :func:`register`, the ``prlstm.models`` entry-point group or an
 import path ``"package.module:factory"`` (see :mod:`prlstm.models.plugins`).
 
+Each built-in model's options are a frozen, validated-once dataclass of
+:mod:`prlstm.models.configs` (:data:`CONFIGS`); :data:`HPARAMS` and :func:`default_hparams`
+read their defaults, and :func:`build` validates the options by constructing it
+(:func:`configure`).
+
 Example::
 
     from prlstm import models
@@ -41,43 +46,25 @@ Example::
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from torch import nn
 
-from prlstm.models.options import CHECKS, is_int
+from prlstm.models.configs import CONFIGS, ModelConfig
+from prlstm.models.options import is_int
 from prlstm.models.plugins import ModelSpec, lookup, register, registered, unregister
 from prlstm.models.protocol import BenchmarkModel
 
-__all__ = ["HPARAMS", "INFO", "BenchmarkModel", "ModelSpec", "build", "count_parameters",
-           "default_hparams", "from_config", "names", "register", "registered", "unregister",
-           "width_for_params"]
+__all__ = ["CONFIGS", "HPARAMS", "INFO", "BenchmarkModel", "ModelConfig", "ModelSpec", "build",
+           "configure", "count_parameters", "default_hparams", "from_config", "names",
+           "register", "registered", "unregister", "width_for_params"]
 
-_PR = {"hidden_size": 256, "refinements": 1, "schedule": "tree", "backend": "auto"}
-
-#: Every model's options and their defaults (``build`` accepts exactly these keywords).
-HPARAMS: dict[str, dict[str, Any]] = {
-    "pr_lstm": {**_PR, "merge": "gated"},
-    "pr_rnn": {**_PR, "merge": "gated"},
-    "pr_gru": {**_PR, "refinements": 0},
-    "rnn": {"hidden_size": 256},
-    "lstm": {"hidden_size": 256},
-    "stack_rnn": {"hidden_size": 256, "stack_cell_size": 8, "stack_size": 30},
-    "tape_rnn": {"hidden_size": 256, "memory_cell_size": 8, "memory_size": 40,
-                 "mlp_layers_size": (64, 64)},
-    "transformer": {"embedding_dim": 64, "num_layers": 5, "num_heads": 8, "ff_size": 256,
-                    "dropout": 0.1, "positional_encoding": "sin_cos"},
-    "mingru": {"hidden_size": 256, "num_layers": 2},
-    "minlstm": {"hidden_size": 256, "num_layers": 2},
-    "linear_rnn": {"hidden_size": 256, "num_layers": 2, "eigenvalues": "positive"},
-    "deltanet": {"hidden_size": 256, "num_layers": 2, "num_heads": 4,
-                 "eigenvalues": "positive", "chunk_size": 64},
-    "mamba": {"hidden_size": 256, "num_layers": 2, "state_size": 16, "expand": 2,
-              "conv_size": 4},
-    "mlstm": {"hidden_size": 256, "num_layers": 2, "num_heads": 4, "proj_factor": 2.0,
-              "kernel": "auto", "chunk_size": 64},
-    "slstm": {"hidden_size": 256, "num_layers": 2, "num_heads": 4, "proj_factor": 1.3},
-}
+#: Every model's options and their defaults (``build`` accepts exactly these keywords): the
+#: defaults of its config class in :data:`CONFIGS` (:mod:`prlstm.models.configs`), read-only.
+HPARAMS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {name: MappingProxyType(cls.defaults()) for name, cls in CONFIGS.items()})
 
 #: Where each built-in model comes from (``prlstm models`` prints it).
 INFO: dict[str, str] = {
@@ -127,47 +114,17 @@ def default_hparams(name: str) -> dict[str, Any]:
     return _spec(name).defaults()
 
 
-def _resolve(name: str, hparams: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overlaid with ``hparams`` (``None`` = default), validated, JSON-friendly."""
-    defaults = HPARAMS[name]
-    unknown = sorted(set(hparams) - set(defaults))
-    if unknown:
-        raise ValueError(f"model {name!r} does not take option(s) {', '.join(map(repr, unknown))}"
-                         f"; its options are: {', '.join(defaults)}")
-    resolved: dict[str, Any] = {}
-    for key, default in defaults.items():
-        value = hparams.get(key)
-        resolved[key] = CHECKS[key](name, key, default if value is None else value)
-    if name.startswith("pr_"):
-        _check_pr(name, resolved)
-    if name == "transformer":
-        D, H = resolved["embedding_dim"], resolved["num_heads"]
-        if D % H:
-            raise ValueError(f"transformer: option 'num_heads'={H} must divide "
-                             f"'embedding_dim'={D}")
-        enc = resolved["positional_encoding"]
-        if enc == "rotary" and (D // H) % 2:
-            raise ValueError(f"transformer: positional_encoding='rotary' needs an even head "
-                             f"width embedding_dim/num_heads, got {D}/{H}")
-        if enc in ("sin_cos", "relative") and D % 2:
-            raise ValueError(f"transformer: positional_encoding={enc!r} needs an even "
-                             f"'embedding_dim', got {D}")
-    heads = resolved.get("num_heads")
-    if name in ("deltanet", "slstm") and resolved["hidden_size"] % heads:
-        raise ValueError(f"{name}: option 'num_heads'={heads} must divide "
-                         f"'hidden_size'={resolved['hidden_size']}")
-    return resolved
+def configure(name: str, **hparams: Any) -> ModelConfig:
+    """The validated config of built-in model ``name`` for these options (missing or ``None``
+    ones take the default), as :func:`build` makes it.
 
-
-def _check_pr(name: str, hp: dict[str, Any]) -> None:
-    """The PR layer's own rules (:class:`prlstm.config.PRLSTMConfig`), named as options."""
-    from prlstm.config import ConfigError, PRLSTMConfig
-
-    try:
-        PRLSTMConfig(1, cell=name[3:], **hp)
-    except ConfigError as err:
-        raise ValueError(f"{name}: option {err.arg!r} must be {err.expected}, got "
-                         f"{err.value!r}") from None
+    Raises:
+        ValueError: not a built-in model, an option it does not take, or an invalid /
+            incompatible option value (the message names it).
+    """
+    if not isinstance(name, str) or name not in CONFIGS:
+        raise ValueError(f"{name!r} is not a built-in model; built-ins: {', '.join(CONFIGS)}")
+    return CONFIGS[name].from_options(hparams)
 
 
 # ----------------------------------------------------------------------------- factories
@@ -236,14 +193,14 @@ def build(name: str, input_size: int, output_size: int, **hparams: Any) -> Bench
     for key, value in (("input_size", input_size), ("output_size", output_size)):
         if not is_int(value) or value < 1:
             raise ValueError(f"{key} must be a positive int, got {value!r}")
-    if name not in HPARAMS:
+    if name not in CONFIGS:
         from prlstm.models.plugins import build_plugin
 
         return build_plugin(_spec(name), name, input_size, output_size, hparams)
-    hp = _resolve(name, hparams)
-    core_hp = {k: tuple(v) if isinstance(v, list) else v for k, v in hp.items()}
-    core = _make_core(name, input_size + 1, output_size, core_hp)
-    config = {"model": name, "input_size": input_size, "output_size": output_size, **hp}
+    cfg = CONFIGS[name].from_options(hparams)
+    core = _make_core(name, input_size + 1, output_size, cfg.core_kwargs())
+    config = {"model": name, "input_size": input_size, "output_size": output_size,
+              **cfg.options()}
     return BenchmarkModel(core, input_size, output_size, config)
 
 

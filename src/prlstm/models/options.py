@@ -2,6 +2,8 @@
 
 Each checker takes ``(model, key, value)`` and returns the normalised value or raises a
 one-line ``ValueError`` naming the model, the option, the value and what was expected.
+The config dataclasses of :mod:`prlstm.models.configs` run them once, in their
+``__post_init__``.
 """
 
 from __future__ import annotations
