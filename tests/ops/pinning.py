@@ -174,3 +174,26 @@ def check_gradients(backend: str, cell: str, R: int) -> None:
 # The layer-path pins per cell; lstm and gru take a few seconds each on a shared CPU.
 PATH_CELLS = [pytest.param("lstm", 1, marks=pytest.mark.slow), ("rnn", 0),
               pytest.param("gru", 0, marks=pytest.mark.slow)]
+
+
+class LayerPinning:
+    """The layer-level pins every fast backend passes; a test file subclasses it as
+    ``class TestX(LayerPinning): backend = "x"`` (its own op-level tests stay beside it)."""
+
+    backend = ""
+
+    @pytest.mark.parametrize("schedule_", ["tree", "sequential"])
+    @pytest.mark.parametrize("cell,R", PATH_CELLS)
+    def test_layer_paths_match_reference(self, cell, R, schedule_):
+        check_layer_paths(self.backend, cell, R, schedule_)
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+    @pytest.mark.parametrize("cell,R", CONFIGS)
+    def test_values_all_lengths(self, cell, R, dtype):
+        check_all_lengths(self.backend, cell, R, dtype)
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("cell,R", CONFIGS)
+    def test_gradients(self, cell, R):
+        check_gradients(self.backend, cell, R)

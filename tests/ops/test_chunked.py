@@ -8,12 +8,8 @@ from prlstm import schedule
 from prlstm.ops import chunked, reference
 
 from .pinning import (
-    CONFIGS,
-    PATH_CELLS,
-    check_all_lengths,
+    LayerPinning,
     check_exact_paths,
-    check_gradients,
-    check_layer_paths,
     int_combine,
 )
 from .test_levelwise import Counter, hash_leaves
@@ -47,20 +43,6 @@ def test_exact_paths(chunk):
         check_exact_paths(chunked.Chunked(chunk), n)
 
 
-@pytest.mark.parametrize("schedule_", ["tree", "sequential"])
-@pytest.mark.parametrize("cell,R", PATH_CELLS)
-def test_layer_paths_match_reference(cell, R, schedule_):
-    check_layer_paths("chunked", cell, R, schedule_)
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("cell,R", CONFIGS)
-def test_values_all_lengths(cell, R, dtype):
-    check_all_lengths("chunked", cell, R, dtype)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cell,R", CONFIGS)
-def test_gradients(cell, R):
-    check_gradients("chunked", cell, R)
+class TestChunkedLayer(LayerPinning):
+    backend = "chunked"

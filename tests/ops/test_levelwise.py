@@ -10,12 +10,8 @@ from prlstm import schedule
 from prlstm.ops import levelwise, reference
 
 from .pinning import (
-    CONFIGS,
-    PATH_CELLS,
-    check_all_lengths,
+    LayerPinning,
     check_exact_paths,
-    check_gradients,
-    check_layer_paths,
     int_combine,
 )
 
@@ -78,20 +74,6 @@ def test_exact_paths():
         check_exact_paths(levelwise.BACKEND, n)
 
 
-@pytest.mark.parametrize("schedule_", ["tree", "sequential"])
-@pytest.mark.parametrize("cell,R", PATH_CELLS)
-def test_layer_paths_match_reference(cell, R, schedule_):
-    check_layer_paths("levelwise", cell, R, schedule_)
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("cell,R", CONFIGS)
-def test_values_all_lengths(cell, R, dtype):
-    check_all_lengths("levelwise", cell, R, dtype)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cell,R", CONFIGS)
-def test_gradients(cell, R):
-    check_gradients("levelwise", cell, R)
+class TestLevelwiseLayer(LayerPinning):
+    backend = "levelwise"

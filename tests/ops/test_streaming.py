@@ -8,12 +8,8 @@ import torch
 from prlstm.ops import push, reference, streaming
 
 from .pinning import (
-    CONFIGS,
-    PATH_CELLS,
-    check_all_lengths,
+    LayerPinning,
     check_exact_paths,
-    check_gradients,
-    check_layer_paths,
     int_combine,
 )
 from .test_levelwise import Counter, hash_leaves
@@ -45,20 +41,6 @@ def test_exact_paths():
         check_exact_paths(streaming.BACKEND, n)
 
 
-@pytest.mark.parametrize("schedule_", ["tree", "sequential"])
-@pytest.mark.parametrize("cell,R", PATH_CELLS)
-def test_layer_paths_match_reference(cell, R, schedule_):
-    check_layer_paths("streaming", cell, R, schedule_)
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("cell,R", CONFIGS)
-def test_values_all_lengths(cell, R, dtype):
-    check_all_lengths("streaming", cell, R, dtype)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cell,R", CONFIGS)
-def test_gradients(cell, R):
-    check_gradients("streaming", cell, R)
+class TestStreamingLayer(LayerPinning):
+    backend = "streaming"
