@@ -152,3 +152,17 @@ def test_time_and_overheads_match_the_log() -> None:
     overhead = sum(r["validation"]["seconds"] for r in runs if r["validation"]) / sum(
         r["train_seconds"] for r in runs if r["validation"])
     assert f"≈{100 * overhead:.1f} % of the {len(runs)} runs' training time" in text
+
+
+def test_quoted_comparison_summaries_match_their_data() -> None:
+    """Every summary block the README quotes (``<!-- summary:begin FILE -->``) is what
+    ``python -m prlstm.experiments.reporting.summary FILE`` renders from the committed file;
+    without one, the README makes no claim from the fair comparison."""
+    from prlstm.experiments.reporting.summary import quoted_block, render_summary
+    from prlstm.experiments.run.io import read_json
+
+    sources = re.findall(r"<!-- summary:begin (\S+) -->", README)
+    for source in sources:
+        assert quoted_block(README, source) == render_summary(read_json(ROOT / source)), source
+    if not sources:
+        assert "no claim is made from it until it is complete" in " ".join(README.split())

@@ -1,0 +1,84 @@
+"""A short per-task summary of a fair comparison, for a README, from ``comparison.json``.
+
+One table per task: every variant's parameters, steps, chosen lr, solve count with its Wilson
+interval, mean score with its bootstrap interval, and — against the reference variant — the
+Fisher and permutation p-values with the verdict. The README quotes this block verbatim between
+``<!-- summary:begin FILE -->`` and ``<!-- summary:end -->`` markers, and a test re-renders it
+from the committed ``comparison.json``, so a number there cannot drift from its data::
+
+    python -m prlstm.experiments.reporting.summary results/cpu-fair/report/comparison.json
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from prlstm.experiments.reporting.comparison import escape, lr_text
+from prlstm.experiments.run.io import read_json
+
+DASH = "–"
+BEGIN, END = "<!-- summary:begin {} -->", "<!-- summary:end -->"
+
+
+def _interval(low: float, high: float, digits: int) -> str:
+    return f"{100 * low:.{digits}f}–{100 * high:.{digits}f}"
+
+
+def _row(cell: dict[str, Any], pair: dict[str, Any] | None) -> str:
+    params = "/".join(f"{p:,}" for p in cell["parameters"]) or DASH
+    steps = "/".join(str(s) for s in cell["steps"]) or DASH
+    chosen = cell["lr"]["chosen"]
+    lr = lr_text(chosen) if chosen is not None else "untuned"
+    head = f"| {escape(cell['variant'])} | {params} | {steps} | {lr} |"
+    if not cell["n"]:
+        return f"{head} no run | | |"
+    solved = f"{cell['solves']}/{cell['n']} ({_interval(*cell['solve_ci'], 0)} %)"
+    mean = f"{100 * cell['mean']:.1f} ({_interval(*cell['mean_ci'], 1)})"
+    if pair is None:
+        versus = "reference"
+    else:
+        versus = (f"Fisher p = {pair['fisher_p']:.2g}, permutation p = "
+                  f"{pair['permutation_p']:.2g}: {pair['verdict']}")
+    return f"{head} {solved} | {mean} | {versus} |"
+
+
+def render_summary(data: dict[str, Any]) -> str:
+    """The summary tables of ``data`` (the contents of a ``comparison.json``)."""
+    pairs = {(p["task"], p["other"]): p for p in data["pairs"]}
+    lines = [f"Reference: {escape(data['reference'])}. Solved: score ≥ "
+             f"{100 * data['threshold']:.0f} %; intervals at {100 * data['confidence']:.0f} % "
+             "(Wilson for solve rates, bootstrap for mean scores).", ""]
+    for task in dict.fromkeys(c["task"] for c in data["cells"]):
+        lines += [f"**{escape(task)}**", "",
+                  "| variant | parameters | steps | lr | solved k/n (CI) | mean score % (CI) "
+                  "| against the reference |", "|---|---|---|---|---|---|---|"]
+        lines += [_row(c, None if c["variant"] == data["reference"]
+                       else pairs.get((task, c["variant"])))
+                  for c in data["cells"] if c["task"] == task]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def quoted_block(text: str, source: str) -> str | None:
+    """The text between the summary markers of ``source`` in ``text`` (None: no such block)."""
+    begin = BEGIN.format(source)
+    if begin not in text:
+        return None
+    start = text.index(begin) + len(begin)
+    return text[start:text.index(END, start)].strip("\n") + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m prlstm.experiments.reporting.summary COMPARISON_JSON",
+              file=sys.stderr)
+        return 2
+    print(render_summary(read_json(Path(args[0]))), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
