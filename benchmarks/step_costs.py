@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def size_preset(preset_name: str, repeats: int,
     costs: dict[str, dict[str, dict[str, float]]] = {}
     total = 0.0
     tuning_runs = len(preset.tune_lrs) * len(preset.tune_seeds)  # trained, never tested
-    runs_per_cell = len(preset.seeds) + tuning_runs
+    runs = Counter((p.task, variant_key(p.model, p.hparams)) for p in grid(preset))
     for point in grid(preset, seeds=[0], lrs=[1e-3]):
         config = make_config(point.task, point.model, preset_name, hparams=point.hparams)
         key = variant_key(point.model, point.hparams)
@@ -117,13 +118,13 @@ def size_preset(preset_name: str, repeats: int,
             c = {k: measured[point.task][key][k] for k in ("step_ms", "eval_s")}
         run_s = config.steps * c["step_ms"] / 1000 + c["eval_s"]
         costs.setdefault(point.task, {})[key] = {**c, "steps": config.steps, "run_s": run_s}
-        total += runs_per_cell * run_s - tuning_runs * c["eval_s"]
+        total += (runs[(point.task, key)] + tuning_runs) * run_s - tuning_runs * c["eval_s"]
         print(f"{point.task:26s} {key:40s} step {c['step_ms']:6.1f} ms x {config.steps} "
               f"+ eval {c['eval_s']:5.1f} s = {run_s:6.0f} s/run", flush=True)
-    print(f"{preset_name}: {runs_per_cell} runs per cell ({tuning_runs} tuning runs without "
-          f"a test evaluation), {total:.0f} core-seconds = {total / 7200:.2f} h on 2 cores "
+    print(f"{preset_name}: {sum(runs.values())} runs plus {tuning_runs} tuning runs per cell "
+          f"(trained, never tested), {total:.0f} core-seconds = {total / 7200:.2f} h on 2 cores "
           f"(no contention)")
-    return {"preset": preset_name, "runs_per_cell": runs_per_cell,
+    return {"preset": preset_name, "runs": sum(runs.values()),
             "tuning_runs_per_cell": tuning_runs, "core_seconds": total, "costs": costs}
 
 
