@@ -8,9 +8,11 @@ top-level dispatcher prints as one line; Ctrl-C saves a checkpoint and exits wit
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,6 @@ from prlstm.experiments.cli_args import (
     split_list,
 )
 from prlstm.experiments.orchestrate.presets import (
-    Preset,
     get_preset,
     grid,
     make_config,
@@ -139,19 +140,50 @@ def _engine(args: argparse.Namespace, configs: list[RunConfig]) -> tuple[Engine,
                     + (f", storage {args.storage}" if args.storage else ""))
 
 
-def _tuned(args: argparse.Namespace) -> Preset | None:
-    """The preset when this sweep chooses its lrs on validation (a preset with ``tune_lrs``
-    and no ``--lrs`` on the command line)."""
+@dataclass(frozen=True)
+class Tuning:
+    """How a sweep chooses its lrs on validation: the lr grid, the tuning seeds and the
+    reporting seeds (default when not given on the command line)."""
+
+    lrs: list[float]
+    seeds: list[int]
+    reporting_seeds: list[int]
+
+
+#: tuning seed when neither ``--tune-seeds`` nor the preset names one (kept apart from the
+#: default reporting seed 0)
+DEFAULT_TUNE_SEED = 100
+
+
+def _tuned(args: argparse.Namespace) -> Tuning | None:
+    """The tuning of this sweep: ``--tune-lrs`` (with ``--tune-seeds``), else a preset with
+    ``tune_lrs`` when no ``--lrs`` is given; ``None``: an ordinary sweep."""
     preset = get_preset(args.preset) if args.preset else None
-    return preset if preset is not None and preset.tune_lrs and not args.lrs else None
+    lrs = split_list(args.tune_lrs, float, "--tune-lrs") if args.tune_lrs else None
+    seeds = split_list(args.tune_seeds, int, "--tune-seeds") if args.tune_seeds else None
+    if lrs and args.lrs:
+        raise ValueError("--lrs and --tune-lrs exclude each other: a tuned sweep chooses each "
+                         "cell's lr from --tune-lrs")
+    if lrs is None and preset is not None and preset.tune_lrs and not args.lrs:
+        lrs = list(preset.tune_lrs)
+    if lrs is None:
+        if seeds:
+            raise ValueError("--tune-seeds needs --tune-lrs (or a preset that tunes, "
+                             "such as cpu-fair, without --lrs)")
+        return None
+    if seeds is None:
+        seeds = list(preset.tune_seeds) if preset and preset.tune_seeds else [DEFAULT_TUNE_SEED]
+    reporting = list(preset.seeds) if preset is not None else [0]
+    return Tuning(lrs, seeds, reporting)
 
 
-def _run_tuned(args: argparse.Namespace, preset: Preset, out: Path, engine: Engine,
+def _run_tuned(args: argparse.Namespace, tuning: Tuning, out: Path, engine: Engine,
                show: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
     """Tune each cell's lr on validation, then train the reporting seeds at it."""
+    preset = get_preset(args.preset) if args.preset else None
     points = grid(preset, expand_tasks(args.tasks) if args.tasks else None,
                   split_list(args.models, flag="--models") if args.models else None, [0],
-                  [preset.tune_lrs[0]])
+                  [tuning.lrs[0]])
     cells = label_cells([(p.task, p.model, {**p.hparams, **hparams(args)}) for p in points])
 
     def make(task: str, model: str, hp: dict[str, Any], seed: int, lr: float) -> RunConfig:
@@ -159,9 +191,9 @@ def _run_tuned(args: argparse.Namespace, preset: Preset, out: Path, engine: Engi
                            task_options=dict(args.task_option), **run_fields(args), seed=seed,
                            lr=lr)
 
-    seeds = split_list(args.seeds, int, "--seeds") if args.seeds else list(preset.seeds)
+    seeds = split_list(args.seeds, int, "--seeds") if args.seeds else tuning.reporting_seeds
     summaries, chosen = run_tuned_sweep(
-        cells, make, out, tune_lrs=list(preset.tune_lrs), tune_seeds=list(preset.tune_seeds),
+        cells, make, out, tune_lrs=tuning.lrs, tune_seeds=tuning.seeds,
         seeds=seeds, engine=engine, progress=bool(_progress(args)), on_result=show)
     for (task, label), lr in chosen.items():
         note = f"lr {lr:g}" if lr is not None else "not chosen (a tuning run failed)"
@@ -175,9 +207,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     configs = _sweep_configs(args)
     out = Path(args.out or Path("runs") / (args.preset or "custom"))
     engine, where = _engine(args, configs)
+    if tuned is not None:
+        cells = len({(c.task, c.model, json.dumps(c.hparams, sort_keys=True, default=str))
+                     for c in configs})
+        seeds = len(split_list(args.seeds, int, "--seeds")) if args.seeds else len(
+            tuned.reporting_seeds)
     what = (f"{len(configs)} runs" if tuned is None else
-            f"lr tuning over {list(tuned.tune_lrs)} (seeds {list(tuned.tune_seeds)}), then "
-            f"{len(configs) // len(tuned.lrs)} runs at the chosen lrs")
+            f"lr tuning over {tuned.lrs} (seeds {tuned.seeds}), then "
+            f"{cells * seeds} runs at the chosen lrs")
     print(f"sweep: {what} on {where}, results in {out}", file=sys.stderr)
 
     def show(summary: dict[str, Any]) -> None:
@@ -249,6 +286,12 @@ def _add_sweep_parser(sub: Any, name: str, help_text: str, func: Any) -> None:
     parser.add_argument("--models", nargs="+", help="model names")
     parser.add_argument("--seeds", nargs="+", help="training seeds (default 0)")
     parser.add_argument("--lrs", nargs="+", help="learning rates (default 1e-3)")
+    parser.add_argument("--tune-lrs", nargs="+", metavar="LR",
+                        help="choose each cell's lr from these on validation (tuning seeds "
+                        "first, then --seeds at the chosen lr; needs --val-every)")
+    parser.add_argument("--tune-seeds", nargs="+", metavar="SEED",
+                        help=f"seeds of the tuning runs (default: the preset's, else "
+                        f"{DEFAULT_TUNE_SEED}); never the reporting seeds")
     parser.add_argument("--out", help="results directory (default runs/PRESET; git-ignored)")
     parser.add_argument("--workers", type=int,
                         help="parallel runs (default: CPU cores on CPU, 1 on CUDA)")

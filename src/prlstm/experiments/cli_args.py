@@ -73,8 +73,8 @@ def _key_value(text: str) -> tuple[str, Any]:
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
     """Preset, per-run settings, model hyper-parameters and task options."""
     parser.add_argument("--preset", choices=preset_names(),
-                        help="budget preset (smoke, cpu, cpu-full, cpu-ablations, gpu); flags "
-                        "override its values")
+                        help=f"budget preset ({', '.join(preset_names())}); flags override "
+                        "its values")
     for flag, (_, kind, text) in {**RUN_FLAGS, **HPARAM_FLAGS}.items():
         parser.add_argument(flag, type=kind, help=text)
     parser.add_argument("--val-lengths", type=int, nargs="+", metavar="L",

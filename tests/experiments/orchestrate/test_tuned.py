@@ -106,6 +106,40 @@ def test_cli_sweep_with_a_tuned_preset(tmp_path: Path, monkeypatch: pytest.Monke
     assert not (tmp_path / "b" / "tuning").exists()
 
 
+@pytest.mark.slow
+def test_cli_tunes_any_model_with_flags(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """No preset: --tune-lrs / --tune-seeds tune a plain grid (a user's own model would go
+    through the same path)."""
+    out = tmp_path / "flags"
+    flags = ["--tasks", "parity_check", "--models", "rnn", "--steps", "4", "--batch-size", "8",
+             "--train-length", "5", "--eval-length", "12", "--eval-per-length", "8",
+             "--eval-batch-size", "8", "--val-every", "2", "--hidden-size", "8", "--quiet",
+             "--device", "cpu"]
+    assert main(["sweep", *flags, "--tune-lrs", "1e-3", "0.03", "--tune-seeds", "5",
+                 "--seeds", "0", "1", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "lr tuning over [0.001, 0.03] (seeds [5]), then 2 runs" in err
+    record = json.loads(choice_path(out, "parity_check", "rnn").read_text())
+    assert [list(v["scores"]) for v in record["validation"]] == [["5"], ["5"]]
+    assert record["grid"] == LRS and record["chosen_lr"] in LRS
+    assert sorted(r["seed"] for r in load_results(out)) == [0, 1]
+    assert {r["config"]["lr"] for r in load_results(out)} == {record["chosen_lr"]}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--lrs", "1e-3", "--tune-lrs", "1e-3"], "--lrs and --tune-lrs exclude each other"),
+    (["--tune-seeds", "5"], "--tune-seeds needs --tune-lrs"),
+    (["--tune-lrs", "1e-3", "--tune-seeds", "0"], "tuning seeds [0] are also reporting seeds"),
+    (["--tune-lrs", "fast"], "--tune-lrs"),
+])
+def test_cli_tuning_flags_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      extra: list[str], message: str) -> None:
+    code = main(["sweep", "--tasks", "parity_check", "--models", "rnn", "--val-every", "2",
+                 "--out", str(tmp_path / "x"), "--quiet", *extra])
+    assert code == 2 and message in capsys.readouterr().err
+
+
 def test_tuning_runs_never_evaluate_the_test_set(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from prlstm.experiments.orchestrate import sweep

@@ -15,11 +15,13 @@ from prlstm.experiments.orchestrate.presets import make_config
 from prlstm.experiments.orchestrate.tuning import CONFIG_FILE, choice_path, write_choice
 from prlstm.experiments.reporting.comparison import (
     JSON_FILE,
+    common_hparams,
     comparison_data,
     comparison_section,
     escape,
     find_choice,
     lr_text,
+    short_verdict,
 )
 from prlstm.experiments.reporting.report import write_report
 from prlstm.experiments.reporting.results import load_results
@@ -154,6 +156,33 @@ def test_pair_p_values_and_verdict(data: dict[str, Any]) -> None:
     assert pair["permutation_p"] == pytest.approx(expected.permutation_p)
     assert pair["verdict"] == expected.verdict
     assert pair["verdict"].startswith("distinguishable at n = 8")
+    assert pair["mean_reference"] == pytest.approx(statistics.fmean(PR_SCORES))
+    assert pair["mean_other"] == pytest.approx(statistics.fmean(LSTM_SCORES))
+
+
+@pytest.mark.parametrize(("fields", "text"), [
+    ({"distinguishable": True, "mean_reference": 0.9, "mean_other": 0.4},
+     "distinguishable, reference higher"),
+    ({"distinguishable": True, "mean_reference": 0.4, "mean_other": 0.9},
+     "distinguishable, reference lower"),
+    # equal means (or a file from before the means were saved): the solves decide
+    ({"distinguishable": True, "mean_reference": 0.5, "mean_other": 0.5}, "reference lower"),
+    ({"distinguishable": True}, "distinguishable, reference lower"),
+    ({"distinguishable": False, "attainable": True}, "not distinguishable"),
+    ({"distinguishable": False, "attainable": False}, "too few runs to tell"),
+])
+def test_short_verdict(fields: dict[str, Any], text: str) -> None:
+    pair = {"solves_reference": 1, "solves_other": 6, "attainable": True, **fields}
+    assert short_verdict(pair).endswith(text)
+
+
+def test_cells_record_their_common_settings(tree: Path) -> None:
+    (pr,) = [c for c in comparison_data(load_results(tree), tree)["cells"]
+             if c["variant"] == "pr_lstm"]
+    assert pr["hparams"] == make_config("parity_check", "pr_lstm", "smoke").hparams
+    runs = [{"config": {"hparams": {"hidden_size": 8, "refinements": r}}} for r in (1, 2)]
+    assert common_hparams(runs) == {"hidden_size": 8}
+    assert common_hparams([{}]) == {}
 
 
 def test_markdown_table(tree: Path, data: dict[str, Any]) -> None:
@@ -172,7 +201,7 @@ def test_markdown_table(tree: Path, data: dict[str, Any]) -> None:
     pair = data["pairs"][0]
     pair_row = next(line for line in text.splitlines() if line.startswith("| lstm | 8 vs 8"))
     assert pair_row == (f"| lstm | 8 vs 8 | 7 vs 1 | {pair['fisher_p']:.2g} | "
-                        f"{pair['permutation_p']:.2g} | {pair['verdict']} |")
+                        f"{pair['permutation_p']:.2g} | distinguishable, reference higher |")
     assert "2 runs at non-chosen learning rates are left out." in text
     assert "1 of 2 cells have no lr choice file" in text
     assert "2 runs here are at a tuning seed and the chosen lr" in text  # seeds 0, 1 at 1e-3
@@ -282,3 +311,24 @@ def test_no_run_at_the_chosen_lr(tmp_path: Path) -> None:
                                           (0.01, "0.01"), (0.1, "0.1")])
 def test_lr_text(lr: float, text: str) -> None:
     assert lr_text(lr) == text and math.isclose(float(text), lr)
+
+
+def test_comparison_figure_draws_every_interval(data: dict[str, Any]) -> None:
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    from prlstm.experiments.reporting.plots import comparison_figure
+
+    fig = comparison_figure(data)
+    solves, means = fig.axes[0], fig.axes[1]
+    cells = [c for c in data["cells"] if c["n"]]
+    for ax, value, interval in ((solves, "solve_rate", "solve_ci"), (means, "mean", "mean_ci")):
+        bars = ax.containers
+        assert len(bars) == len(cells)
+        for y, (bar, cell) in enumerate(zip(bars, cells, strict=True)):
+            (x,), (row,) = bar.lines[0].get_data()
+            assert (x, row) == (pytest.approx(100 * cell[value]), y)
+            (segment,) = bar.lines[2][0].get_segments()
+            assert [p[0] for p in segment] == pytest.approx([100 * v for v in cell[interval]])
+    labels = [t.get_text() for t in solves.get_yticklabels()]
+    assert labels == ["pr_lstm", "lstm *"]  # lstm is distinguishable from the reference
+    with pytest.raises(ValueError, match="at least one scored cell"):
+        comparison_figure({**data, "cells": []})

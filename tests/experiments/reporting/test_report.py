@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from prlstm.experiments.reporting.budget import FINAL_WEIGHTS
+from prlstm.experiments.reporting.budget import FINAL_WEIGHTS, budget_lines
 from prlstm.experiments.reporting.report import markdown_table, runs_table, score_cell, write_report
 from prlstm.experiments.reporting.results import summarise
 from prlstm.experiments.run.evaluate import FIT_THRESHOLD, RESULT_FILE
@@ -131,6 +131,9 @@ def test_budget_lines() -> None:
     assert FINAL_WEIGHTS in table
     assert "Device: cpu; torch 2.13.0+cpu." in table
     assert "Evaluation: test lengths 5..10, 32 sequences per length." in table
+    widths = [{**RUNS[0], "model_config": {"model": "pr_lstm", "hidden_size": h}}
+              for h in (479, 69, 128, 69)]
+    assert "; recurrent H=69, H=128, H=479." in "\n".join(budget_lines(widths))  # by number
     old_only = markdown_table([RUNS[3]])
     assert "(constant)" in old_only and "slice): off. The final weights are evaluated." in old_only
 
@@ -160,13 +163,13 @@ def test_write_report_and_plots(results_tree: Path, tmp_path: Path) -> None:
     names = {p.name for p in written}
     assert names == {"report.md", "scores.png", "accuracy_parity_check.png",
                      "accuracy_even_pairs.png", "training_parity_check.png",
-                     "training_even_pairs.png"}
+                     "training_even_pairs.png", "comparison.png"}  # pr_lstm has 3 seeds
     assert all(p.stat().st_size > 1000 for p in written)
     text = (tmp_path / "rep" / "report.md").read_text()
     assert text.startswith("# Results\n\n" + table) and "<summary>Every run</summary>" in text
-    assert "](scores.png)" in text
+    assert "](scores.png)" in text and "](comparison.png)" in text
     _, no_plots = write_report(results_tree, tmp_path / "bare", plots=False)
-    assert "scores.png" not in (tmp_path / "bare" / "report.md").read_text()
+    assert ".png" not in (tmp_path / "bare" / "report.md").read_text()
     assert [p.name for p in no_plots] == ["report.md"]
 
 

@@ -85,8 +85,8 @@ def budget_lines(results: list[dict[str, Any]]) -> list[str]:
                      r.get("config", {}).get("eval_per_length")) for r in results})
     eval_text = "; ".join(f"test lengths {n + 1}..{m}, {k} sequences per length"
                           for n, m, k in evals)
-    hparams = sorted({f"H={r.get('model_config', {}).get('hidden_size')}" for r in results
-                      if r.get("model_config", {}).get("hidden_size") is not None})
+    widths = {(r.get("model_config") or {}).get("hidden_size") for r in results}
+    hparams = [f"H={h}" for h in sorted(widths - {None}, key=lambda h: (str(type(h)), h))]
     validation = per_model(results, validation_slice)
     any_validation = any(isinstance(r.get("validation"), dict) for r in results)
     final = FINAL_WEIGHTS if any_validation else "The final weights are evaluated."

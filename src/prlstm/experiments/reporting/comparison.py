@@ -135,6 +135,15 @@ def generalisation(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "seconds_known": len(known), "text": generalise_text(cell)}
 
 
+def common_hparams(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The hyper-parameters every run of a cell was configured with (``config.hparams``; the
+    ones that differ between its runs, if any, are left out)."""
+    settings = [(r.get("config") or {}).get("hparams") or {} for r in runs]
+    first = settings[0] if settings else {}
+    return {k: v for k, v in sorted(first.items())
+            if all(k in s and s[k] == v for s in settings[1:])}
+
+
 def cell_entry(task: str, label: str, runs: list[dict[str, Any]],
                root: str | Path) -> dict[str, Any]:
     """One cell's numbers (a ``comparison.json`` entry): the runs used after the lr choice."""
@@ -153,6 +162,7 @@ def cell_entry(task: str, label: str, runs: list[dict[str, Any]],
                "tuning_seeds": sorted(choice.scores[choice.chosen]) if choice else None,
                "source": source if choice else None,
                "unreadable": None if choice else source, "run_lrs": lrs},
+        "hparams": common_hparams(used or runs),
         "runs": len(runs), "excluded": len(runs) - len(used),
         "unscored": len(used) - len(scored), "n": len(scored),
         "run_ids": [str(r.get("run_id") or r.get("run_dir")) for r in scored],
@@ -199,12 +209,25 @@ def _pair(ref: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     return {"task": ref["task"], "reference": ref["variant"], "other": other["variant"],
             "n_reference": result.n_a, "n_other": result.n_b,
             "solves_reference": result.solves_a, "solves_other": result.solves_b,
+            "mean_reference": result.mean_a, "mean_other": result.mean_b,
             "fisher_p": result.fisher_p, "permutation_p": result.permutation_p,
             "distinguishable": result.distinguishable, "attainable": result.attainable,
             "verdict": result.verdict}
 
 
-def _seconds(value: float | None) -> str:
+def short_verdict(pair: dict[str, Any]) -> str:
+    """The verdict of a pair in a few words: ``distinguishable, reference higher`` / ``lower``
+    (by mean score, else by solves), ``not distinguishable``, or ``too few runs to tell`` where
+    no outcome at these numbers of runs could have been distinguishable."""
+    if pair["distinguishable"]:
+        ref, other = pair.get("mean_reference"), pair.get("mean_other")
+        if ref is None or other is None or ref == other:
+            ref, other = pair["solves_reference"], pair["solves_other"]
+        return f"distinguishable, reference {'higher' if ref > other else 'lower'}"
+    return "not distinguishable" if pair["attainable"] else "too few runs to tell"
+
+
+def seconds_text(value: float | None) -> str:
     """``8.5 s`` / ``124 s`` / ``–``."""
     return DASH if value is None else f"{value:.{1 if value < 10 else 0}f} s"
 
@@ -230,11 +253,11 @@ def _row(c: dict[str, Any]) -> str:
     lo, hi = (100 * x for x in c["solve_ci"])
     mlo, mhi = (100 * x for x in c["mean_ci"])
     gen = c["generalise"]
-    gen_s = f" · {_seconds(gen['median_seconds'])}" if gen["reached"] else ""
+    gen_s = f" · {seconds_text(gen['median_seconds'])}" if gen["reached"] else ""
     cpu_s = c.get("median_train_cpu_seconds")
-    cpu = "" if cpu_s is None else f" (CPU {_seconds(cpu_s)})"
+    cpu = "" if cpu_s is None else f" (CPU {seconds_text(cpu_s)})"
     return (f"{head} {c['solves']}/{c['n']} ({lo:.0f}–{hi:.0f} %) | {100 * c['mean']:.1f} "
-            f"({mlo:.1f}–{mhi:.1f}) | {_seconds(c['median_train_seconds'])}{cpu} | "
+            f"({mlo:.1f}–{mhi:.1f}) | {seconds_text(c['median_train_seconds'])}{cpu} | "
             f"{gen['text']}{gen_s} |")
 
 
@@ -242,7 +265,7 @@ def _pair_row(p: dict[str, Any]) -> str:
     """A table row of one pair (the other variant's name escaped)."""
     return (f"| {escape(p['other'])} | {p['n_reference']} vs {p['n_other']} | "
             f"{p['solves_reference']} vs {p['solves_other']} | {p['fisher_p']:.2g} | "
-            f"{p['permutation_p']:.2g} | {p['verdict']} |")
+            f"{p['permutation_p']:.2g} | {short_verdict(p)} |")
 
 
 def _footnote(data: dict[str, Any]) -> list[str]:
@@ -286,12 +309,14 @@ def _pair_notes(data: dict[str, Any]) -> list[str]:
                      "has no scored run there.")
     if pairs:
         notes.append(f"Each pair ({len(pairs)} here) is tested at α = 0.05 on its own (both "
-                     "tests two-sided, Bonferroni over the two), with no correction across pairs.")
+                     "tests two-sided, Bonferroni over the two: distinguishable when the "
+                     "smaller p-value is below 0.025), with no correction across pairs; "
+                     "higher / lower compares the mean scores.")
     futile = sorted({f"{p['n_reference']} vs {p['n_other']}" for p in pairs
                      if not p["attainable"]})
     if futile:
-        notes.append(f"At n = {', '.join(futile)} no outcome could be distinguishable: "
-                     "there, 'not distinguishable' means too few runs, not equal models.")
+        notes.append(f"At n = {', '.join(futile)} no outcome could be distinguishable, "
+                     "hence 'too few runs to tell': it says nothing about the models.")
     return notes
 
 

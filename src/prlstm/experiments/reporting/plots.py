@@ -13,6 +13,10 @@ docs/experiments.md#e6-accuracy-vs-length.
   models (columns), coloured by the mean score over the cell's runs and annotated with the best
   score, the mean and ``n``; solved cells (best ≥ 90 %) in bold, ``†`` where the best run did
   not fit its training range, empty cells grey.
+* ``comparison.png`` (from a fair comparison's numbers, :func:`comparison_figure`): a row per
+  task, the solve rate with its Wilson interval (left) and the mean score with its bootstrap
+  interval (right) of every variant; the reference in black, variants distinguishable from it
+  marked ``*``.
 """
 
 from __future__ import annotations
@@ -209,3 +213,49 @@ def write_plots(groups: Results, out_dir: Path) -> list[Path]:
         if training_plot(task, runs, training_path):
             written.append(training_path)
     return written
+
+
+def comparison_figure(data: dict[str, Any]) -> Any:
+    """The figure of ``comparison.json``'s numbers (see the module doc); each task's axes are
+    ``fig.axes[2 * i]`` (solve rate, %) and ``fig.axes[2 * i + 1]`` (mean score, %), with one
+    error bar per scored variant, top to bottom in the report's order."""
+    cells = [c for c in data["cells"] if c["n"]]
+    task_names = list(dict.fromkeys(c["task"] for c in cells))
+    if not task_names:
+        raise ValueError("comparison data must hold at least one scored cell, got none")
+    marked = {(p["task"], p["other"]) for p in data["pairs"] if p["distinguishable"]}
+    plt = _pyplot()
+    most = max(sum(c["task"] == t for c in cells) for t in task_names)
+    fig, axes = plt.subplots(len(task_names), 2, squeeze=False, sharex=True,
+                             figsize=(9.0, 0.6 + len(task_names) * (0.5 + 0.26 * most)))
+    for row, task in zip(axes, task_names, strict=True):
+        here = [c for c in cells if c["task"] == task]
+        labels = [c["variant"] + (" *" if (task, c["variant"]) in marked else "")
+                  for c in here]
+        for ax, value, interval in ((row[0], "solve_rate", "solve_ci"),
+                                    (row[1], "mean", "mean_ci")):
+            for y, c in enumerate(here):
+                centre, (low, high) = 100 * c[value], (100 * x for x in c[interval])
+                colour = "black" if c["variant"] == data["reference"] else "C0"
+                ax.errorbar([centre], [y], xerr=[[centre - low], [high - centre]], fmt="o",
+                            color=colour, markersize=4, capsize=3)
+            ax.set_yticks(range(len(here)), labels, fontsize=7)
+            ax.set_ylim(len(here) - 0.5, -0.5)
+            ax.set_xlim(-3, 103)
+            ax.grid(axis="x", alpha=0.3)
+        row[0].set_ylabel(task, fontsize=8)
+        row[1].tick_params(labelleft=False)
+    axes[-1][0].set_xlabel("solved runs, % (Wilson 95 % CI)", fontsize=8)
+    axes[-1][1].set_xlabel("mean score, % (bootstrap 95 % CI)", fontsize=8)
+    fig.suptitle(f"reference (black): {data['reference']}; * distinguishable from it "
+                 f"(solved: score ≥ {100 * data['threshold']:.0f} %)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def comparison_plot(data: dict[str, Any], path: Path) -> None:
+    """Write :func:`comparison_figure` of ``data`` to ``path`` (PNG)."""
+    plt = _pyplot()
+    fig = comparison_figure(data)
+    _save(fig, path)
+    plt.close(fig)

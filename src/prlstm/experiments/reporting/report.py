@@ -42,7 +42,7 @@ from prlstm.experiments.reporting.results import (
     variant_labels,
 )
 from prlstm.experiments.run.evaluate import FIT_THRESHOLD, SOLVED_THRESHOLD
-from prlstm.experiments.run.io import atomic_write, ensure_writable_dir
+from prlstm.experiments.run.io import atomic_write, ensure_writable_dir, read_json
 
 LEVEL_TITLES = {"regular": "Regular", "dcf": "DCF", "cs": "CS"}
 DASH = "–"
@@ -306,11 +306,14 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *,
     target = ensure_writable_dir(Path(out_dir) if out_dir else Path(results_dir) / "report")
     table = markdown_table(results, with_published=published, preset=preset)
     text = "# Results\n\n" + table
+    saved: Path | None = None
     if results:
         from prlstm.experiments.reporting.comparison import write_comparison  # imports this module
 
-        section, _ = write_comparison(results, results_dir, target, reference)
+        section, saved = write_comparison(results, results_dir, target, reference)
         text += f"\n{section}" if section else ""
+        if plots and saved is not None:
+            text += "\n![Fair comparison: solve rates and mean scores](comparison.png)\n"
         text += ("\n<details><summary>Every run</summary>\n\n" + runs_table(results)
                  + "\n</details>\n")
     if plots and results:
@@ -322,4 +325,9 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *,
         from prlstm.experiments.reporting.plots import write_plots
 
         written += write_plots(group_results(results), target)
+        if saved is not None:
+            from prlstm.experiments.reporting.plots import comparison_plot
+
+            comparison_plot(read_json(saved), target / "comparison.png")
+            written.append(target / "comparison.png")
     return table, written

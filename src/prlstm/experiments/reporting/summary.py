@@ -1,8 +1,9 @@
 """A short per-task summary of a fair comparison, for a README, from ``comparison.json``.
 
 One table per task: every variant's parameters, steps, chosen lr, solve count with its Wilson
-interval, mean score with its bootstrap interval, and — against the reference variant — the
-Fisher and permutation p-values with the verdict. The README quotes this block verbatim between
+interval, mean score with its bootstrap interval, median training time, steps (and seconds) to
+generalise, and — against the reference variant — the Fisher and permutation p-values with
+the verdict. The README quotes this block verbatim between
 ``<!-- summary:begin FILE -->`` and ``<!-- summary:end -->`` markers, and a test re-renders it
 from the committed ``comparison.json``, so a number there cannot drift from its data::
 
@@ -15,7 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prlstm.experiments.reporting.comparison import escape, lr_text
+from prlstm.experiments.reporting.comparison import (
+    escape,
+    lr_text,
+    seconds_text,
+    short_verdict,
+)
 from prlstm.experiments.run.io import read_json
 
 DASH = "–"
@@ -26,6 +32,23 @@ def _interval(low: float, high: float, digits: int) -> str:
     return f"{100 * low:.{digits}f}–{100 * high:.{digits}f}"
 
 
+def _time(cell: dict[str, Any]) -> str:
+    """Median training seconds, wall-clock (and CPU where recorded)."""
+    cpu = cell.get("median_train_cpu_seconds")
+    return seconds_text(cell.get("median_train_seconds")) + ("" if cpu is None
+                                                        else f" ({seconds_text(cpu)} CPU)")
+
+
+def _generalise(cell: dict[str, Any]) -> str:
+    """Median steps to generalise and the wall-clock at that step, with the runs that did."""
+    gen = cell.get("generalise")
+    if not gen:
+        return DASH
+    if not gen["reached"]:
+        return gen["text"]
+    return f"{gen['text']} · {seconds_text(gen['median_seconds'])}"
+
+
 def _row(cell: dict[str, Any], pair: dict[str, Any] | None) -> str:
     params = "/".join(f"{p:,}" for p in cell["parameters"]) or DASH
     steps = "/".join(str(s) for s in cell["steps"]) or DASH
@@ -33,15 +56,33 @@ def _row(cell: dict[str, Any], pair: dict[str, Any] | None) -> str:
     lr = lr_text(chosen) if chosen is not None else "untuned"
     head = f"| {escape(cell['variant'])} | {params} | {steps} | {lr} |"
     if not cell["n"]:
-        return f"{head} no run | | |"
+        return f"{head} no run | | | | |"
     solved = f"{cell['solves']}/{cell['n']} ({_interval(*cell['solve_ci'], 0)} %)"
     mean = f"{100 * cell['mean']:.1f} ({_interval(*cell['mean_ci'], 1)})"
     if pair is None:
         versus = "reference"
     else:
-        versus = (f"Fisher p = {pair['fisher_p']:.2g}, permutation p = "
-                  f"{pair['permutation_p']:.2g}: {pair['verdict']}")
-    return f"{head} {solved} | {mean} | {versus} |"
+        versus = (f"{pair['fisher_p']:.2g} / {pair['permutation_p']:.2g}: "
+                  f"{short_verdict(pair)}")
+    return f"{head} {solved} | {mean} | {_time(cell)} | {_generalise(cell)} | {versus} |"
+
+
+def _settings(cells: list[dict[str, Any]]) -> str:
+    """Each variant's hyper-parameters that its name does not show (``hparams`` of the cells;
+    a setting that differs between tasks is left out)."""
+    shown: dict[str, dict[str, Any]] = {}
+    for c in cells:
+        h = c.get("hparams") or {}
+        seen = shown.setdefault(c["variant"], dict(h))
+        for k in list(seen):
+            if k not in h or h[k] != seen[k]:
+                del seen[k]
+    parts = []
+    for label, h in shown.items():
+        extra = [f"{k}={v}" for k, v in sorted(h.items()) if f"{k}={v}" not in label.split()]
+        if extra:
+            parts.append(f"{escape(label)}: {escape(', '.join(extra))}")
+    return ("Settings not in the names: " + "; ".join(parts) + ".") if parts else ""
 
 
 def render_summary(data: dict[str, Any]) -> str:
@@ -49,11 +90,16 @@ def render_summary(data: dict[str, Any]) -> str:
     pairs = {(p["task"], p["other"]): p for p in data["pairs"]}
     lines = [f"Reference: {escape(data['reference'])}. Solved: score ≥ "
              f"{100 * data['threshold']:.0f} %; intervals at {100 * data['confidence']:.0f} % "
-             "(Wilson for solve rates, bootstrap for mean scores).", ""]
+             "(Wilson for solve rates, bootstrap for mean scores). Times are medians over the "
+             "runs; against the reference: Fisher p on solves / permutation p on scores, "
+             "distinguishable when the smaller is below 0.025.", ""]
+    if settings := _settings(data["cells"]):
+        lines += [settings, ""]
     for task in dict.fromkeys(c["task"] for c in data["cells"]):
         lines += [f"**{escape(task)}**", "",
                   "| variant | parameters | steps | lr | solved k/n (CI) | mean score % (CI) "
-                  "| against the reference |", "|---|---|---|---|---|---|---|"]
+                  "| train time | steps to generalise · time | against the reference |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         lines += [_row(c, None if c["variant"] == data["reference"]
                        else pairs.get((task, c["variant"])))
                   for c in data["cells"] if c["task"] == task]
