@@ -207,6 +207,14 @@ def test_markdown_table(tree: Path, data: dict[str, Any]) -> None:
     assert "2 runs here are at a tuning seed and the chosen lr" in text  # seeds 0, 1 at 1e-3
     assert rows["lstm"][-1] == "step 5 (1/8) · 2.5 s"
     assert "No pairs on" not in text and "Each pair (1 here)" in text
+    # the choice's validation numbers: seeds 0, 1 at 1e-3 (0.9, 0.95) and 3e-3 (0.2, 0.1)
+    choice = text[text.index("Learning-rate choice"):].splitlines()
+    assert choice[0].startswith("Learning-rate choice: mean final validation score (%) over "
+                                "the tuning seed(s) 0, 1; bold: chosen")
+    assert choice[2:5] == ["| Variant | 1e-3 | 3e-3 |", "|---|---|---|",
+                           "| pr_lstm | **92.5** | 15.0 |"]  # lstm is untuned: no row
+    assert _cells(data)["pr_lstm"]["lr"]["validation"] == [
+        {"lr": CHOSEN, "mean": pytest.approx(0.925)}, {"lr": OTHER_LR, "mean": pytest.approx(0.15)}]
 
 
 def test_report_writes_section_and_json(tree: Path, tmp_path: Path,
@@ -270,6 +278,7 @@ def test_incomplete_pooled_and_unattainable(tmp_path: Path) -> None:
     assert cells["lstm"]["n"] == 4 and cells["lstm"]["lr"]["run_lrs"] == [1e-3, 3e-3]
     text = comparison_section(results, tmp_path)
     assert "1e-3, 3e-3 (pooled, untuned)" in text and "| rnn (incomplete) |" in text
+    assert "Learning-rate choice" not in text  # no choice files: nothing to show
     assert "parity_check / rnn (n = 1)" in text and "and 1 pool runs at several lrs" in text
     # 4 vs 4: the smallest p of either test is 2 / C(8, 4) = 0.029 > 0.025
     assert "At n = 4 vs 1, 4 vs 4 no outcome could be distinguishable" in text

@@ -160,6 +160,8 @@ def cell_entry(task: str, label: str, runs: list[dict[str, Any]],
         "lr": {"chosen": choice.chosen if choice else None,
                "grid": list(choice.grid) if choice else None,
                "tuning_seeds": sorted(choice.scores[choice.chosen]) if choice else None,
+               "validation": [{"lr": lr, "mean": mean} for lr, mean in choice.means.items()]
+               if choice else None,
                "source": source if choice else None,
                "unreadable": None if choice else source, "run_lrs": lrs},
         "hparams": common_hparams(used or runs),
@@ -268,6 +270,31 @@ def _pair_row(p: dict[str, Any]) -> str:
             f"{p['permutation_p']:.2g} | {short_verdict(p)} |")
 
 
+def _choice_table(cells: list[dict[str, Any]]) -> list[str]:
+    """Each tuned cell's mean final validation score at every lr of its grid (the chosen one
+    bold); no lines when no cell of ``cells`` has a readable choice file."""
+    tuned = [c for c in cells if c["lr"].get("validation")]
+    if not tuned:
+        return []
+    lrs = sorted({v["lr"] for c in tuned for v in c["lr"]["validation"]})
+    seeds = sorted({s for c in tuned for s in c["lr"]["tuning_seeds"] or ()})
+    lines = [f"Learning-rate choice: mean final validation score (%) over the tuning seed(s) "
+             f"{', '.join(str(s) for s in seeds)}; bold: chosen (best mean, ties to the "
+             "smaller lr).", "",
+             "| Variant | " + " | ".join(lr_text(lr) for lr in lrs) + " |",
+             "|---|" + "---|" * len(lrs)]
+    for c in tuned:
+        means = {v["lr"]: v["mean"] for v in c["lr"]["validation"]}
+        row = []
+        for lr in lrs:
+            value = means.get(lr, "absent")
+            text = ("" if value == "absent" else DASH if value is None
+                    else f"{100 * value:.1f}")
+            row.append(f"**{text}**" if text and lr == c["lr"]["chosen"] else text)
+        lines.append(f"| {escape(c['variant'])} | " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
 def _footnote(data: dict[str, Any]) -> list[str]:
     """What the numbers above can and cannot show, generated from them."""
     cells, usual = data["cells"], data["usual_n"]
@@ -349,7 +376,8 @@ def render(data: dict[str, Any]) -> str:
                   "| Variant | Parameters | Steps | lr | n | Solved k/n (95 % CI) | "
                   "Mean score % (95 % CI) | Median train time | Steps to generalise · time |",
                   "|---|---|---|---|---|---|---|---|---|",
-                  *(_row(c) for c in data["cells"] if c["task"] == task), ""]
+                  *(_row(c) for c in data["cells"] if c["task"] == task), "",
+                  *_choice_table([c for c in data["cells"] if c["task"] == task])]
         pairs = [p for p in data["pairs"] if p["task"] == task]
         if pairs:
             lines += [f"{escape(ref)} against each other variant:", "",
