@@ -149,6 +149,10 @@ def test_time_and_overheads_match_the_log() -> None:
     assert install + job == total
     runs = [r for t in TASKS for m in MODELS for r in _runs(t, m)]
     assert f"**{total} s** ({install} s install + {job} s for {len(runs)} runs" in text
+    commands = " ".join(README[README.index("## Two commands"):
+                               README.index("## Quick start")].split())
+    assert f"{total / 60:.1f} minutes on 2 CPU cores from a fresh clone, install included" \
+        in commands
     overhead = sum(r["validation"]["seconds"] for r in runs if r["validation"]) / sum(
         r["train_seconds"] for r in runs if r["validation"])
     assert f"≈{100 * overhead:.1f} % of the {len(runs)} runs' training time" in text
