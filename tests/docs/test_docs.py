@@ -152,6 +152,10 @@ def test_inline_flags(item: Item) -> None:
     for name in set(re.findall(r"[\w./-]+\.py\b", text)):
         if (ROOT / name).is_file():
             known |= script_flags(ROOT / name)
+    # and so do the options of a project module the doc runs with `python -m`
+    for module in set(re.findall(r"python3? -m ([\w.]+)", text)):
+        if (path := module_file(module)) is not None:
+            known |= script_flags(path)
     tokens = shlex.split(item.text.replace("...", ""))
     unknown = [f for f in flags_of(tokens) if f not in known]
     external = sorted({m for m in re.findall(r"python3? -m ([\w.]+)", text)

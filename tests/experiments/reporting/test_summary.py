@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from prlstm.experiments.reporting.comparison import JSON_FILE, write_comparison
 from prlstm.experiments.reporting.results import load_results
 from prlstm.experiments.reporting.stats import cell_stats, wilson_interval
@@ -13,6 +15,7 @@ from prlstm.experiments.reporting.summary import (
     main,
     quoted_block,
     render_summary,
+    replace_block,
 )
 from prlstm.experiments.run.io import read_json
 
@@ -72,3 +75,30 @@ def test_quoted_block() -> None:
     text = "a\n<!-- summary:begin x.json -->\n\n| t |\n\n<!-- summary:end -->\nb"
     assert quoted_block(text, "x.json") == "| t |\n"
     assert quoted_block(text, "y.json") is None
+
+
+def test_replace_block_round_trips() -> None:
+    text = "a\n<!-- summary:begin x.json -->\nold\n<!-- summary:end -->\nb\n"
+    new = replace_block(text, "x.json", "| new |\n")
+    assert quoted_block(new, "x.json") == "| new |\n"
+    assert new.startswith("a\n<!-- summary:begin x.json -->") and new.endswith("end -->\nb\n")
+    with pytest.raises(ValueError, match="no <!-- summary:begin y.json --> marker"):
+        replace_block(text, "y.json", "")
+    with pytest.raises(ValueError, match="has no <!-- summary:end -->"):
+        replace_block("<!-- summary:begin x.json -->\n", "x.json", "")
+
+
+def test_cli_fills_a_markdown_file(tree: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+    write_comparison(load_results(tree), tree, tmp_path)
+    source = str(tmp_path / JSON_FILE)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n<!-- summary:begin {source} -->\n<!-- summary:end -->\ntail\n")
+    assert main([source, "--into", str(readme)]) == 0
+    text = readme.read_text()
+    assert quoted_block(text, source) == render_summary(read_json(tmp_path / JSON_FILE))
+    assert text.startswith("# x\n") and text.endswith("tail\n")
+    other = tmp_path / "notes.txt"
+    other.write_text("no markers\n")
+    assert main([source, "--into", str(other)]) == 2
+    assert other.read_text() == "no markers\n" and "marker to fill" in capsys.readouterr().err
+    assert main([source, "--to", str(other)]) == 2

@@ -8,10 +8,13 @@ the verdict. The README quotes this block verbatim between
 from the committed ``comparison.json``, so a number there cannot drift from its data::
 
     python -m prlstm.experiments.reporting.summary results/cpu-fair/report/comparison.json
+    python -m prlstm.experiments.reporting.summary results/cpu-fair/report/comparison.json \\
+        --into README.md    # fills the README's block for that file
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from prlstm.experiments.reporting.comparison import (
     seconds_text,
     short_verdict,
 )
-from prlstm.experiments.run.io import read_json
+from prlstm.experiments.run.io import atomic_write, read_json
 
 DASH = "–"
 BEGIN, END = "<!-- summary:begin {} -->", "<!-- summary:end -->"
@@ -116,13 +119,49 @@ def quoted_block(text: str, source: str) -> str | None:
     return text[start:text.index(END, start)].strip("\n") + "\n"
 
 
+def replace_block(text: str, source: str, summary: str) -> str:
+    """``text`` with the block between ``source``'s summary markers replaced by ``summary``.
+
+    Raises:
+        ValueError: ``text`` has no such block (or its end marker is missing).
+    """
+    begin = BEGIN.format(source)
+    if begin not in text:
+        raise ValueError(f"no {begin} marker to fill")
+    start = text.index(begin) + len(begin)
+    stop = text.find(END, start)
+    if stop < 0:
+        raise ValueError(f"{begin} has no {END} after it")
+    return f"{text[:start]}\n\n{summary.rstrip()}\n\n{text[stop:]}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m prlstm.experiments.reporting.summary COMPARISON_JSON",
-              file=sys.stderr)
+    """Print the summary of a ``comparison.json``, or with ``--into FILE`` write it between
+    that file's markers for the JSON path as given (atomically; the rest of the file is
+    kept)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m prlstm.experiments.reporting.summary",
+        description="the per-task summary tables of a fair comparison's comparison.json")
+    parser.add_argument("comparison_json", help="a comparison.json written by prlstm report")
+    parser.add_argument("--into", metavar="MARKDOWN_FILE",
+                        help="write the tables between this file's summary markers for "
+                        "COMPARISON_JSON instead of printing them")
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    summary = render_summary(read_json(Path(args.comparison_json)))
+    if args.into is None:
+        print(summary, end="")
+        return 0
+    target = Path(args.into)
+    try:
+        text = replace_block(target.read_text(encoding="utf-8"), args.comparison_json, summary)
+    except (OSError, ValueError) as err:
+        print(f"summary: error: {target}: {err}", file=sys.stderr)
         return 2
-    print(render_summary(read_json(Path(args[0]))), end="")
+    atomic_write(target, lambda f: f.write(text))
+    print(f"wrote the summary of {args.comparison_json} into {target}", file=sys.stderr)
     return 0
 
 
