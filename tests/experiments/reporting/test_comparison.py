@@ -18,6 +18,7 @@ from prlstm.experiments.reporting.comparison import (
     common_hparams,
     comparison_data,
     comparison_section,
+    edge_note,
     escape,
     find_choice,
     lr_text,
@@ -341,3 +342,21 @@ def test_comparison_figure_draws_every_interval(data: dict[str, Any]) -> None:
     assert labels == ["pr_lstm", "lstm *"]  # lstm is distinguishable from the reference
     with pytest.raises(ValueError, match="at least one scored cell"):
         comparison_figure({**data, "cells": []})
+
+
+def _tuned_cell(chosen: float, means: dict[float, float | None]) -> dict[str, Any]:
+    return {"lr": {"chosen": chosen, "validation": [{"lr": lr, "mean": m}
+                                                    for lr, m in means.items()]}}
+
+
+def test_edge_note_counts_strict_choices_at_the_grid_ends() -> None:
+    cells = [_tuned_cell(3e-3, {3e-4: 0.2, 1e-3: 0.3, 3e-3: 0.9}),  # top, strict
+             _tuned_cell(3e-4, {3e-4: 0.8, 1e-3: 0.3, 3e-3: None}),  # bottom, strict
+             _tuned_cell(3e-4, {3e-4: 0.5, 1e-3: 0.5, 3e-3: 0.5}),  # a tie: not counted
+             _tuned_cell(1e-3, {3e-4: 0.2, 1e-3: 0.9, 3e-3: 0.1}),  # inside the grid
+             _tuned_cell(1e-3, {1e-3: 0.9}),  # a grid of one lr has no edge to speak of
+             {"lr": {"chosen": None, "validation": None}}]  # untuned
+    assert edge_note(cells) == ("1 of 6 cells chose the largest lr of their grid and 1 the "
+                                "smallest, strictly better there than at every other lr: "
+                                "their best lr may lie outside the grid.")
+    assert edge_note(cells[2:]) == ""

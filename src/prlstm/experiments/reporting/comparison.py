@@ -270,6 +270,25 @@ def _pair_row(p: dict[str, Any]) -> str:
             f"{p['permutation_p']:.2g} | {short_verdict(p)} |")
 
 
+def edge_note(cells: list[dict[str, Any]]) -> str:
+    """A sentence on the cells whose chosen lr is an end of their grid and strictly better than
+    every other lr there (their best lr may lie outside the grid); "" when there is none."""
+    top = bottom = 0
+    for c in cells:
+        means = {v["lr"]: v["mean"] for v in c["lr"].get("validation") or ()}
+        chosen = c["lr"]["chosen"]
+        if len(means) < 2 or means.get(chosen) is None:
+            continue
+        if all(m is None or m < means[chosen] for lr, m in means.items() if lr != chosen):
+            top += chosen == max(means)
+            bottom += chosen == min(means)
+    if not top and not bottom:
+        return ""
+    return (f"{top} of {len(cells)} cells chose the largest lr of their grid and {bottom} the "
+            "smallest, strictly better there than at every other lr: their best lr may lie "
+            "outside the grid.")
+
+
 def _choice_table(cells: list[dict[str, Any]]) -> list[str]:
     """Each tuned cell's mean final validation score at every lr of its grid (the chosen one
     bold); no lines when no cell of ``cells`` has a readable choice file."""
@@ -316,6 +335,8 @@ def _footnote(data: dict[str, Any]) -> list[str]:
     if unreadable := sum(c["lr"]["unreadable"] is not None for c in cells):
         notes.append(f"{unreadable} choice files could not be read (see comparison.json); "
                      "those cells use all their runs.")
+    if edges := edge_note(cells):
+        notes.append(edges)
     if reused := sum(s in (c["lr"]["tuning_seeds"] or ()) for c in cells for s in c["seeds"]):
         notes.append(f"{reused} runs here are at a tuning seed and the chosen lr (likely the "
                      "tuning runs): their validation scores, never test scores, picked that lr.")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from prlstm.experiments.reporting.comparison import (
+    edge_note,
     escape,
     lr_text,
     seconds_text,
@@ -98,6 +99,8 @@ def render_summary(data: dict[str, Any]) -> str:
              "distinguishable when the smaller is below 0.025.", ""]
     if settings := _settings(data["cells"]):
         lines += [settings, ""]
+    if edges := edge_note(data["cells"]):
+        lines += [edges, ""]
     for task in dict.fromkeys(c["task"] for c in data["cells"]):
         lines += [f"**{escape(task)}**", "",
                   "| variant | parameters | steps | lr | solved k/n (CI) | mean score % (CI) "
