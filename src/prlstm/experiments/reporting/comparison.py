@@ -234,6 +234,16 @@ def seconds_text(value: float | None) -> str:
     return DASH if value is None else f"{value:.{1 if value < 10 else 0}f} s"
 
 
+def generalise_cell_text(cell: dict[str, Any]) -> str:
+    """``step 4 (7/8) · 2.0 s``: median steps to generalise and the wall clock at that step
+    (``never (0/8)`` when no run got there; ``–`` for a cell without runs)."""
+    gen = cell.get("generalise")
+    if not gen:
+        return DASH
+    seconds = f" · {seconds_text(gen['median_seconds'])}" if gen["reached"] else ""
+    return f"{gen['text']}{seconds}"
+
+
 def _lr_cell(c: dict[str, Any]) -> str:
     """``1e-3 of {3e-4, 1e-3}`` with a choice, else the runs' lrs marked untuned."""
     lr = c["lr"]
@@ -254,13 +264,11 @@ def _row(c: dict[str, Any]) -> str:
         return head + " no scored run at the chosen lr | | | |"
     lo, hi = (100 * x for x in c["solve_ci"])
     mlo, mhi = (100 * x for x in c["mean_ci"])
-    gen = c["generalise"]
-    gen_s = f" · {seconds_text(gen['median_seconds'])}" if gen["reached"] else ""
     cpu_s = c.get("median_train_cpu_seconds")
     cpu = "" if cpu_s is None else f" (CPU {seconds_text(cpu_s)})"
     return (f"{head} {c['solves']}/{c['n']} ({lo:.0f}–{hi:.0f} %) | {100 * c['mean']:.1f} "
             f"({mlo:.1f}–{mhi:.1f}) | {seconds_text(c['median_train_seconds'])}{cpu} | "
-            f"{gen['text']}{gen_s} |")
+            f"{generalise_cell_text(c)} |")
 
 
 def _pair_row(p: dict[str, Any]) -> str:

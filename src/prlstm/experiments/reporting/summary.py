@@ -22,6 +22,7 @@ from typing import Any
 from prlstm.experiments.reporting.comparison import (
     edge_note,
     escape,
+    generalise_cell_text,
     lr_text,
     seconds_text,
     short_verdict,
@@ -43,16 +44,6 @@ def _time(cell: dict[str, Any]) -> str:
                                                         else f" ({seconds_text(cpu)} CPU)")
 
 
-def _generalise(cell: dict[str, Any]) -> str:
-    """Median steps to generalise and the wall-clock at that step, with the runs that did."""
-    gen = cell.get("generalise")
-    if not gen:
-        return DASH
-    if not gen["reached"]:
-        return gen["text"]
-    return f"{gen['text']} · {seconds_text(gen['median_seconds'])}"
-
-
 def _row(cell: dict[str, Any], pair: dict[str, Any] | None) -> str:
     params = "/".join(f"{p:,}" for p in cell["parameters"]) or DASH
     steps = "/".join(str(s) for s in cell["steps"]) or DASH
@@ -68,7 +59,7 @@ def _row(cell: dict[str, Any], pair: dict[str, Any] | None) -> str:
     else:
         versus = (f"{pair['fisher_p']:.2g} / {pair['permutation_p']:.2g}: "
                   f"{short_verdict(pair)}")
-    return f"{head} {solved} | {mean} | {_time(cell)} | {_generalise(cell)} | {versus} |"
+    return f"{head} {solved} | {mean} | {_time(cell)} | {generalise_cell_text(cell)} | {versus} |"
 
 
 def _settings(cells: list[dict[str, Any]]) -> str:
