@@ -257,3 +257,31 @@ def test_preset_with_no_finished_run_shows_the_plan() -> None:
     assert "0 of 126 planned runs finished" in text
     assert "| bucket_sort | 0/3 | 0/3 | 0/3 | 0/3 | 0/3 | 0/3 | 0/3 |" in text
     assert markdown_table([]) == "No results found.\n"  # without a preset: nothing to plan
+
+
+def test_a_tuned_preset_counts_the_runs_at_each_cells_chosen_lr(tmp_path: Path) -> None:
+    """cpu-fair trains its reporting seeds at the lr its tuning chose, so the plan reads the
+    choice files: a run at the chosen lr counts, a cell with no choice yet counts nothing."""
+    from prlstm.experiments.orchestrate.tuning import choice_path, write_choice
+    from prlstm.experiments.reporting.report import UNCHOSEN, planned_runs
+
+    grid_lrs = [3e-4, 1e-3, 3e-3]
+    label = "pr_lstm hidden_size=128"
+    write_choice(choice_path(tmp_path, "parity_check", label), "parity_check", label, grid_lrs,
+                 {3e-4: {100: 0.5}, 1e-3: {100: 0.6}, 3e-3: {100: 0.9}}, 3e-3)
+    before = planned_runs("cpu-fair")  # no root: nothing is chosen
+    assert len(before) == 440 and all(p["run_id"].startswith(UNCHOSEN) for p in before)
+    planned = planned_runs("cpu-fair", tmp_path)
+    assert len(planned) == 440 and len({p["run_id"] for p in planned}) == 440
+    chosen = [p for p in planned if not p["run_id"].startswith(UNCHOSEN)]
+    assert len(chosen) == 8  # the one cell with a choice, 8 reporting seeds
+    assert {(p["task"], p["model"], p["config"]["hparams"]["hidden_size"]) for p in chosen} == {
+        ("parity_check", "pr_lstm", 128)}
+    assert all("-lr0.003-" in p["run_id"] for p in chosen)
+
+    finished = _planned_result(chosen[0], 1.0)
+    at_other_lr = dict(finished, run_id=chosen[0]["run_id"].replace("lr0.003", "lr0.001"))
+    text = markdown_table([finished, at_other_lr], preset="cpu-fair", root=tmp_path)
+    assert "1 of 440 planned runs finished" in text
+    assert "432 of them wait for their cell's lr choice" in text
+    assert "| parity_check | 1/8 | 0/8 |" in text.split("**Progress**")[1]

@@ -24,6 +24,7 @@ planned runs per cell, so an unfinished sweep reads as unfinished, not as a smal
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,20 +119,58 @@ class Layout:
     finished: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
-def planned_runs(preset: str) -> list[dict[str, Any]]:
+def planned_runs(preset: str, root: str | Path | None = None) -> list[dict[str, Any]]:
     """A placeholder per run of ``preset``'s grid (what ``prlstm sweep --preset PRESET``
-    trains): task, level, model, hyper-parameters and run id — no numbers."""
+    trains): task, level, model, hyper-parameters and run id — no numbers.
+
+    For a preset that tunes its lr (``tune_lrs``), the planned runs are the reporting seeds at
+    each cell's chosen lr, read from the choice files under ``root`` (the sweep's output); a
+    cell with no recorded choice yet gets run ids no result has (``UNCHOSEN``), so none of its
+    runs counts as finished.
+    """
     from prlstm import tasks as task_registry
     from prlstm.experiments.orchestrate.presets import get_preset, grid, make_config
 
+    chosen_preset = get_preset(preset)
+    lr_of = _tuned_lrs(preset, root) if chosen_preset.tune_lrs else None
     planned = []
-    for point in grid(get_preset(preset)):
+    for point in grid(chosen_preset):
         config = make_config(point.task, point.model, preset, hparams=point.hparams,
                              seed=point.seed, lr=point.lr)
+        run_id = config.run_id()
+        if lr_of is not None:
+            lr = lr_of(point.task, point.model, point.hparams)
+            run_id = (f"{UNCHOSEN}/{run_id}" if lr is None else
+                      make_config(point.task, point.model, preset, hparams=point.hparams,
+                                  seed=point.seed, lr=lr).run_id())
         planned.append({"task": point.task, "level": task_registry.get(point.task).level,
                         "model": point.model, "config": {"hparams": dict(config.hparams)},
-                        "run_id": config.run_id()})
+                        "run_id": run_id})
     return planned
+
+
+#: run-id prefix of a planned run whose cell has no recorded lr choice yet
+UNCHOSEN = "lr-not-chosen-yet"
+
+
+def _tuned_lrs(preset: str, root: str | Path | None
+               ) -> Callable[[str, str, dict[str, Any]], float | None]:
+    """``lr(task, model, hparams)``: the lr recorded under ``root`` for that cell of the tuned
+    ``preset`` (None: no choice recorded, or no ``root``)."""
+    from prlstm.experiments.orchestrate.presets import get_preset, grid
+    from prlstm.experiments.orchestrate.tuned import label_cells, recorded_choice
+
+    chosen_preset = get_preset(preset)
+    points = grid(chosen_preset, seeds=[0], lrs=[chosen_preset.tune_lrs[0]])
+    cells = label_cells([(p.task, p.model, dict(p.hparams)) for p in points])
+    lrs = list(chosen_preset.tune_lrs)
+    found = {(c.task, c.model, json.dumps(c.hparams, sort_keys=True, default=str)):
+             (recorded_choice(Path(root), c, lrs) if root is not None else None) for c in cells}
+
+    def lr(task: str, model: str, hparams: dict[str, Any]) -> float | None:
+        return found.get((task, model, json.dumps(dict(hparams), sort_keys=True, default=str)))
+
+    return lr
 
 
 def layout(results: list[dict[str, Any]], planned: list[dict[str, Any]] | None = None
@@ -182,15 +221,18 @@ def _grid(lay: Layout, render: Callable[[CellSummary, list[dict[str, Any]]], str
     return lines
 
 
-def progress_table(lay: Layout, preset: str) -> list[str]:
-    """Finished / planned runs per cell of ``preset``'s grid (empty without a plan)."""
+def progress_table(lay: Layout, preset: str, unchosen: int = 0) -> list[str]:
+    """Finished / planned runs per cell of ``preset``'s grid (empty without a plan);
+    ``unchosen``: planned runs whose cell has no recorded lr choice yet."""
     if not lay.planned:
         return []
     total, done = sum(lay.planned.values()), sum(lay.finished.values())
     task_names, model_names = ordered_tasks(lay.planned), ordered_models(lay.planned)
     lines = [f"**Progress** of preset {preset}: {done} of {total} planned runs finished "
              f"({NOT_RUN}: no finished run in the cell yet; "
-             f"`prlstm sweep --preset {preset}` resumes the rest).", "",
+             f"`prlstm sweep --preset {preset}` resumes the rest)."
+             + (f" {unchosen} of them wait for their cell's lr choice (tuning not finished)."
+                if unchosen else ""), "",
              "| Task | " + " | ".join(model_names) + " |", "|---|" + "---|" * len(model_names)]
     for task in task_names:
         cells = [f"{lay.finished[(task, m)]}/{lay.planned[(task, m)]}"
@@ -226,13 +268,16 @@ def published_table(results: list[dict[str, Any]]) -> list[str]:
 
 
 def markdown_table(results: list[dict[str, Any]], *, with_published: bool = False,
-                   preset: str | None = None) -> str:
+                   preset: str | None = None, root: str | Path | None = None) -> str:
     """The budget lines and summary tables (Markdown) for ``results``; ``with_published``
     adds the published 1M-step scores for the same tasks and models; ``preset`` shows every
-    cell of that preset's grid (``not run yet`` where nothing finished) and its progress."""
-    lay = layout(results, planned_runs(preset) if preset else None)
+    cell of that preset's grid (``not run yet`` where nothing finished) and its progress
+    (``root``: the sweep's output, where a tuned preset's lr choices are recorded)."""
+    planned = planned_runs(preset, root) if preset else None
+    lay = layout(results, planned)
+    unchosen = sum(p["run_id"].startswith(UNCHOSEN) for p in planned or [])
     if not results:  # nothing finished yet: with a preset, still show what is planned
-        return "\n".join(["No results found.", *([""] + progress_table(lay, preset)
+        return "\n".join(["No results found.", *([""] + progress_table(lay, preset, unchosen)
                                                  if preset else [])]) + "\n"
     lines = [*budget_lines(results), "",
              "**Score** (out-of-range accuracy, %): best run, (mean ± std over the runs when "
@@ -254,7 +299,7 @@ def markdown_table(results: list[dict[str, Any]], *, with_published: bool = Fals
                   *_grid(lay, lambda _, runs: extra_lengths_cell(runs), solved_row=False)]
     if with_published and (table := published_table(results)):
         lines += ["", *table]
-    if preset and (table := progress_table(lay, preset)):
+    if preset and (table := progress_table(lay, preset, unchosen)):
         lines += ["", *table]
     return "\n".join(lines) + "\n"
 
@@ -304,7 +349,8 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *,
     """
     results = load_results(results_dir)
     target = ensure_writable_dir(Path(out_dir) if out_dir else Path(results_dir) / "report")
-    table = markdown_table(results, with_published=published, preset=preset)
+    table = markdown_table(results, with_published=published, preset=preset,
+                           root=results_dir)
     text = "# Results\n\n" + table
     saved: Path | None = None
     if results:
