@@ -177,6 +177,16 @@ def test_short_verdict(fields: dict[str, Any], text: str) -> None:
     assert short_verdict(pair).endswith(text)
 
 
+def test_a_difference_between_two_failures_says_so() -> None:
+    """Two variants at chance (0 of 8 solved each) can differ in mean score by a hair and still
+    be distinguishable; the verdict says neither solved, the other verdicts stay as they are."""
+    pair = {"distinguishable": True, "attainable": True, "solves_reference": 0,
+            "solves_other": 0, "mean_reference": 0.198, "mean_other": 0.202}
+    assert short_verdict(pair) == "distinguishable, reference lower (neither solved a run)"
+    assert short_verdict({**pair, "solves_other": 1}) == "distinguishable, reference lower"
+    assert short_verdict({**pair, "distinguishable": False}) == "not distinguishable"
+
+
 def test_cells_record_their_common_settings(tree: Path) -> None:
     (pr,) = [c for c in comparison_data(load_results(tree), tree)["cells"]
              if c["variant"] == "pr_lstm"]

@@ -220,12 +220,16 @@ def _pair(ref: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 def short_verdict(pair: dict[str, Any]) -> str:
     """The verdict of a pair in a few words: ``distinguishable, reference higher`` / ``lower``
     (by mean score, else by solves), ``not distinguishable``, or ``too few runs to tell`` where
-    no outcome at these numbers of runs could have been distinguishable."""
+    no outcome at these numbers of runs could have been distinguishable. A difference between
+    two variants that solved no run adds ``(neither solved a run)``: it is a difference in how
+    they fail, not in what generalises."""
     if pair["distinguishable"]:
         ref, other = pair.get("mean_reference"), pair.get("mean_other")
         if ref is None or other is None or ref == other:
             ref, other = pair["solves_reference"], pair["solves_other"]
-        return f"distinguishable, reference {'higher' if ref > other else 'lower'}"
+        neither = (" (neither solved a run)"
+                   if pair["solves_reference"] == pair["solves_other"] == 0 else "")
+        return f"distinguishable, reference {'higher' if ref > other else 'lower'}{neither}"
     return "not distinguishable" if pair["attainable"] else "too few runs to tell"
 
 
