@@ -22,6 +22,7 @@ from prlstm.experiments.reporting.comparison import (
     escape,
     find_choice,
     lr_text,
+    render,
     short_verdict,
 )
 from prlstm.experiments.reporting.report import write_report
@@ -177,6 +178,32 @@ def test_short_verdict(fields: dict[str, Any], text: str) -> None:
     assert short_verdict(pair).endswith(text)
 
 
+def test_holm_runs_over_every_pair_of_the_report() -> None:
+    """Three variants against the reference on two tasks: four pairs, one Holm family. A pair
+    distinguishable alone (p 0.012 < 0.025) but not after Holm says so."""
+    from prlstm.experiments.reporting.stats import holm_adjusted
+
+    strong, weak = [1.0] * 8, [0.2] * 8  # 8 of 8 solved vs none: Fisher p 0.00016
+    near = [0.2] * 6 + [0.95] * 2  # 0 vs 2 solves; scores differ less
+    results = []
+    for task in ("parity_check", "cycle_navigation"):
+        for model, scores in (("pr_lstm", strong), ("lstm", weak), ("rnn", near)):
+            results += [{"task": task, "level": "regular", "model": model, "seed": s,
+                         "lr": 1e-3, "steps": 10, "score": v, "run_id": f"{task}/{model}/{s}",
+                         "model_config": {"model": model}} for s, v in enumerate(scores)]
+    data = comparison_data(results, Path("no-such-dir"))
+    pairs = data["pairs"]
+    assert len(pairs) == 4
+    raw = [min(1.0, 2 * min(p["fisher_p"], p["permutation_p"])) for p in pairs]
+    assert [p["holm_p"] for p in pairs] == pytest.approx(holm_adjusted(raw))
+    lstm = next(p for p in pairs if p["other"] == "lstm")
+    assert lstm["holm_p"] == pytest.approx(4 * raw[0]) and lstm["survives_holm"]
+    assert short_verdict(lstm) == "distinguishable, reference higher"
+    fragile = {**lstm, "holm_p": 0.06, "survives_holm": False}
+    assert short_verdict(fragile) == "distinguishable, reference higher; not after Holm"
+    assert "over the 4 pairs of the report" in render(data)
+
+
 def test_a_difference_between_two_failures_says_so() -> None:
     """Two variants at chance (0 of 8 solved each) can differ in mean score by a hair and still
     be distinguishable; the verdict says neither solved, the other verdicts stay as they are."""
@@ -211,8 +238,12 @@ def test_markdown_table(tree: Path, data: dict[str, Any]) -> None:
     assert rows["lstm"][2:5] == ["1e-3 (untuned)", "8", f"1/8 ({100 * lo:.0f}–{100 * hi:.0f} %)"]
     pair = data["pairs"][0]
     pair_row = next(line for line in text.splitlines() if line.startswith("| lstm | 8 vs 8"))
+    # one pair in the report: Holm leaves its p (twice the smaller of the two) as it is
+    holm = 2 * min(pair["fisher_p"], pair["permutation_p"])
+    assert pair["holm_p"] == pytest.approx(holm) and pair["survives_holm"] is (holm < 0.05)
     assert pair_row == (f"| lstm | 8 vs 8 | 7 vs 1 | {pair['fisher_p']:.2g} | "
-                        f"{pair['permutation_p']:.2g} | distinguishable, reference higher |")
+                        f"{pair['permutation_p']:.2g} | {holm:.2g} | "
+                        "distinguishable, reference higher |")
     assert "2 runs at non-chosen learning rates are left out." in text
     assert "1 of 2 cells have no lr choice file" in text
     assert "2 runs here are at a tuning seed and the chosen lr" in text  # seeds 0, 1 at 1e-3

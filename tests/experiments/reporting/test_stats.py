@@ -308,3 +308,26 @@ def test_import_prlstm_does_not_load_scipy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "False"
+
+
+def test_holm_by_hand() -> None:
+    """Four p-values: sorted 0.01, 0.02, 0.03, 0.04 are multiplied by 4, 3, 2, 1 (0.04, 0.06,
+    0.06, 0.04), then made non-decreasing (0.04, 0.06, 0.06, 0.06), in the input's order."""
+    got = stats.holm_adjusted([0.03, 0.01, 0.04, 0.02])
+    assert got == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert stats.holm_adjusted([0.5, 0.4]) == pytest.approx([0.8, 0.8])  # capped path: 2×0.4
+    assert stats.holm_adjusted([0.9, 0.6]) == [1.0, 1.0]  # capped at 1
+    assert stats.holm_adjusted([]) == []
+    assert stats.holm_adjusted([0.2]) == [0.2]  # one test: nothing to adjust
+
+
+def test_holm_is_never_below_the_raw_value_nor_above_bonferroni() -> None:
+    values = [0.001, 0.2, 0.004, 0.04, 0.5, 0.0002, 0.03]
+    for raw, holm in zip(values, stats.holm_adjusted(values), strict=True):
+        assert raw <= holm <= min(1.0, len(values) * raw)
+
+
+@pytest.mark.parametrize("bad", [[0.1, -0.01], [1.5], [float("nan")]])
+def test_holm_rejects_values_outside_0_1(bad: list[float]) -> None:
+    with pytest.raises(ValueError, match=r"p_values must lie in \[0, 1\]"):
+        stats.holm_adjusted(bad)

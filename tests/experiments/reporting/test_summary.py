@@ -44,7 +44,8 @@ def test_rows_carry_the_cells_intervals_and_p_values(data: dict[str, Any]) -> No
     assert rows["lstm"][4] == (f"{100 * lstm.mean:.1f} ({100 * lstm.mean_low:.1f}–"
                                f"{100 * lstm.mean_high:.1f})")
     assert rows["lstm"][5:] == ["107 s", "step 5 (1/8) · 2.5 s",
-                                f"{pair['fisher_p']:.2g} / {pair['permutation_p']:.2g}: "
+                                f"{pair['fisher_p']:.2g} / {pair['permutation_p']:.2g} · "
+                                f"Holm {2 * min(pair['fisher_p'], pair['permutation_p']):.2g}: "
                                 "distinguishable, reference higher"]
     assert "**parity_check**" in text
     # the smoke preset's settings are in the names (pr_lstm, lstm: hidden_size=8 etc.)

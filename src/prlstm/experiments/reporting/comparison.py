@@ -30,7 +30,7 @@ from prlstm.experiments.reporting.results import (
     summarise,
     variant_labels,
 )
-from prlstm.experiments.reporting.stats import cell_stats, compare
+from prlstm.experiments.reporting.stats import ALPHA, cell_stats, compare, holm_adjusted
 from prlstm.experiments.run.evaluate import SOLVED_THRESHOLD
 from prlstm.experiments.run.io import with_digest, write_json
 from prlstm.experiments.run.trainlog import read_rows
@@ -197,6 +197,10 @@ def comparison_data(results: list[dict[str, Any]], root: str | Path,
     refs = {c["task"]: c for c in cells if c["variant"] == reference and c["n"]}
     pairs = [_pair(refs[c["task"]], c) for c in cells
              if c["task"] in refs and c is not refs[c["task"]] and c["n"]]
+    # Holm over every pair of the report, each pair's p being Bonferroni over its two tests
+    for pair, holm in zip(pairs, holm_adjusted(
+            [min(1.0, 2 * min(p["fisher_p"], p["permutation_p"])) for p in pairs]), strict=True):
+        pair.update(holm_p=holm, survives_holm=holm < ALPHA)
     counts = Counter(c["n"] for c in cells if c["n"])
     usual = max(counts, key=lambda n: (counts[n], n)) if counts else 0
     for c in cells:
@@ -222,14 +226,16 @@ def short_verdict(pair: dict[str, Any]) -> str:
     (by mean score, else by solves), ``not distinguishable``, or ``too few runs to tell`` where
     no outcome at these numbers of runs could have been distinguishable. A difference between
     two variants that solved no run adds ``(neither solved a run)``: it is a difference in how
-    they fail, not in what generalises."""
+    they fail, not in what generalises. One that does not survive Holm's correction over all
+    the report's pairs (``survives_holm`` false) adds ``; not after Holm``."""
     if pair["distinguishable"]:
         ref, other = pair.get("mean_reference"), pair.get("mean_other")
         if ref is None or other is None or ref == other:
             ref, other = pair["solves_reference"], pair["solves_other"]
         neither = (" (neither solved a run)"
                    if pair["solves_reference"] == pair["solves_other"] == 0 else "")
-        return f"distinguishable, reference {'higher' if ref > other else 'lower'}{neither}"
+        holm = "; not after Holm" if pair.get("survives_holm") is False else ""
+        return f"distinguishable, reference {'higher' if ref > other else 'lower'}{neither}{holm}"
     return "not distinguishable" if pair["attainable"] else "too few runs to tell"
 
 
@@ -277,9 +283,11 @@ def _row(c: dict[str, Any]) -> str:
 
 def _pair_row(p: dict[str, Any]) -> str:
     """A table row of one pair (the other variant's name escaped)."""
+    holm = p.get("holm_p")
     return (f"| {escape(p['other'])} | {p['n_reference']} vs {p['n_other']} | "
             f"{p['solves_reference']} vs {p['solves_other']} | {p['fisher_p']:.2g} | "
-            f"{p['permutation_p']:.2g} | {short_verdict(p)} |")
+            f"{p['permutation_p']:.2g} | {DASH if holm is None else f'{holm:.2g}'} | "
+            f"{short_verdict(p)} |")
 
 
 def edge_note(cells: list[dict[str, Any]]) -> str:
@@ -370,8 +378,11 @@ def _pair_notes(data: dict[str, Any]) -> list[str]:
     if pairs:
         notes.append(f"Each pair ({len(pairs)} here) is tested at α = 0.05 on its own (both "
                      "tests two-sided, Bonferroni over the two: distinguishable when the "
-                     "smaller p-value is below 0.025), with no correction across pairs; "
-                     "higher / lower compares the mean scores.")
+                     "smaller p-value is below 0.025); higher / lower compares the mean "
+                     "scores. Holm p corrects for testing all of them: Holm's step-down "
+                     f"adjustment over the {len(pairs)} pairs of the report (each pair's p "
+                     "being twice its smaller p-value); 'not after Holm' marks a distinguishable "
+                     "pair whose Holm p is 0.05 or more.")
     futile = sorted({f"{p['n_reference']} vs {p['n_other']}" for p in pairs
                      if not p["attainable"]})
     if futile:
@@ -414,8 +425,8 @@ def render(data: dict[str, Any]) -> str:
         pairs = [p for p in data["pairs"] if p["task"] == task]
         if pairs:
             lines += [f"{escape(ref)} against each other variant:", "",
-                      "| Other | n | Solves | Fisher p | Permutation p | Verdict |",
-                      "|---|---|---|---|---|---|", *(_pair_row(p) for p in pairs), ""]
+                      "| Other | n | Solves | Fisher p | Permutation p | Holm p | Verdict |",
+                      "|---|---|---|---|---|---|---|", *(_pair_row(p) for p in pairs), ""]
     return "\n".join([*lines, *_footnote(data)]) + "\n"
 
 

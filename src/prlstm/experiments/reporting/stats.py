@@ -14,7 +14,9 @@ runs, "best score" and "mean ± std" overstate what is known, so this module giv
   (every split of the pooled runs) when there are at most :data:`EXACT_SPLITS` splits, else a
   seeded Monte Carlo;
 * :func:`cell_stats` / :func:`compare`: those numbers for one cell, and for a pair of cells with
-  a plain-words verdict.
+  a plain-words verdict;
+* :func:`holm_adjusted`: Holm's step-down adjustment of a family of p-values (scipy has
+  Benjamini–Hochberg but not Holm), for a report that tests many pairs at once.
 
 Scores and the threshold must be in the same units (fractions in ``result.json``, where the
 default threshold is :data:`~prlstm.experiments.run.evaluate.SOLVED_THRESHOLD`). scipy is imported
@@ -311,6 +313,27 @@ def smallest_p(n_a: int, n_b: int) -> float:
     splits = distinct_splits(n_a, n_b)
     permutation = min(1.0, 2.0 / splits) if splits <= EXACT_SPLITS else 0.0
     return min(fisher, permutation)
+
+
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the order given.
+
+    Sorted ascending, the i-th smallest of m p-values becomes ``(m - i + 1) · p``, made
+    non-decreasing along that order and capped at 1. Rejecting where the adjusted value is
+    below α keeps the family-wise error rate at α for any dependence between the tests.
+
+    Raises:
+        ValueError: a value that is not a number in [0, 1].
+    """
+    values = [float(v) for v in p_values]
+    if any(not 0.0 <= v <= 1.0 for v in values):  # NaN fails both comparisons
+        raise ValueError(f"p_values must lie in [0, 1], got {list(p_values)!r}")
+    order = sorted(range(len(values)), key=values.__getitem__)
+    adjusted, running = [0.0] * len(values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(values) - rank) * values[index]))
+        adjusted[index] = running
+    return adjusted
 
 
 def compare(a_scores: Sequence[float], b_scores: Sequence[float],

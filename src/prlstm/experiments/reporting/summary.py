@@ -2,8 +2,8 @@
 
 One table per task: every variant's parameters, steps, chosen lr, solve count with its Wilson
 interval, mean score with its bootstrap interval, median training time, steps (and seconds) to
-generalise, and — against the reference variant — the Fisher and permutation p-values with
-the verdict. The README quotes this block verbatim between
+generalise, and — against the reference variant — the Fisher and permutation p-values, the
+Holm-adjusted p over all the pairs, and the verdict. The README quotes this block verbatim between
 ``<!-- summary:begin FILE -->`` and ``<!-- summary:end -->`` markers, and a test re-renders it
 from the committed ``comparison.json``, so a number there cannot drift from its data::
 
@@ -57,8 +57,9 @@ def _row(cell: dict[str, Any], pair: dict[str, Any] | None) -> str:
     if pair is None:
         versus = "reference"
     else:
-        versus = (f"{pair['fisher_p']:.2g} / {pair['permutation_p']:.2g}: "
-                  f"{short_verdict(pair)}")
+        holm = pair.get("holm_p")
+        versus = (f"{pair['fisher_p']:.2g} / {pair['permutation_p']:.2g}"
+                  f"{'' if holm is None else f' · Holm {holm:.2g}'}: {short_verdict(pair)}")
     return f"{head} {solved} | {mean} | {_time(cell)} | {generalise_cell_text(cell)} | {versus} |"
 
 
@@ -87,7 +88,10 @@ def render_summary(data: dict[str, Any]) -> str:
              f"{100 * data['threshold']:.0f} %; intervals at {100 * data['confidence']:.0f} % "
              "(Wilson for solve rates, bootstrap for mean scores). Times are medians over the "
              "runs; against the reference: Fisher p on solves / permutation p on scores, "
-             "distinguishable when the smaller is below 0.025.", ""]
+             "distinguishable when the smaller is below 0.025"
+             + (f"; Holm: that pair's p adjusted over all {len(data['pairs'])} pairs "
+                "(Holm–Bonferroni), 'not after Holm' where it is 0.05 or more"
+                if any("holm_p" in p for p in data["pairs"]) else "") + ".", ""]
     if settings := _settings(data["cells"]):
         lines += [settings, ""]
     if edges := edge_note(data["cells"]):
