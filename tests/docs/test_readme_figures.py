@@ -1,9 +1,11 @@
-"""Every figure of the README's results section, recomputed from the committed runs.
+"""Every figure of the README, recomputed from the committed files it comes from.
 
 The README quotes the main job (``results/cpu/``): its table, the prose under it and the time
 the job took. This module rebuilds each quoted number from the run files (``result.json``,
 ``train_log.csv``) and from ``main_job.log``, by its own arithmetic (it does not call the report
-code, so a bug there cannot hide here), and fails when the README and the data disagree.
+code, so a bug there cannot hide here), and fails when the README and the data disagree. The
+test suite's running times and the pin's cost come from the JSON files of
+``benchmarks/suite_time.py`` and ``benchmarks/pin_cost.py``.
 """
 
 from __future__ import annotations
@@ -149,10 +151,8 @@ def test_time_and_overheads_match_the_log() -> None:
     assert install + job == total
     runs = [r for t in TASKS for m in MODELS for r in _runs(t, m)]
     assert f"**{total} s** ({install} s install + {job} s for {len(runs)} runs" in text
-    commands = " ".join(README[README.index("## Two commands"):
-                               README.index("## Quick start")].split())
     assert f"{total / 60:.1f} minutes on 2 CPU cores from a fresh clone, install included" \
-        in commands
+        in _commands_section()
     overhead = sum(r["validation"]["seconds"] for r in runs if r["validation"]) / sum(
         r["train_seconds"] for r in runs if r["validation"])
     assert f"≈{100 * overhead:.1f} % of the {len(runs)} runs' training time" in text
@@ -170,3 +170,31 @@ def test_quoted_comparison_summaries_match_their_data() -> None:
         assert quoted_block(README, source) == render_summary(read_json(ROOT / source)), source
     if not sources:
         assert "no claim is made from it until it is complete" in " ".join(README.split())
+
+
+def _commands_section() -> str:
+    return " ".join(README[README.index("## Two commands"):README.index("## Quick start")].split())
+
+
+def test_test_suite_times_match_their_measurement() -> None:
+    data = json.loads((ROOT / "benchmarks" / "results" / "test_suite.json").read_text(
+        encoding="utf-8"))
+    full, fast = data["full"], data["fast"]
+    assert full["returncode"] == fast["returncode"] == 0
+    assert full["counts"]["passed"] > fast["counts"]["passed"] > 0
+    text = _commands_section()
+    assert f"That runs everything ({full['seconds'] / 60:.0f} minutes on 2 cores" in text
+    assert f"takes {fast['seconds']:.0f} s" in text
+    assert "benchmarks/results/test_suite.json" in text
+
+
+def test_the_pins_cost_matches_its_measurement() -> None:
+    data = json.loads((ROOT / "benchmarks" / "results" / "pin_cost.json").read_text(
+        encoding="utf-8"))
+    pr = data["models"]["pr_lstm"]
+    ratio = statistics.median(pr["cpu_seconds"]["pinned"]) / statistics.median(
+        pr["cpu_seconds"]["unpinned"])
+    assert ratio == pytest.approx(pr["ratio"])
+    text = " ".join(_section().split())
+    assert f"makes a PR-LSTM training step about {ratio:.1f}× as costly" in text
+    assert "benchmarks/results/pin_cost.json" in text

@@ -16,6 +16,7 @@ from prlstm.experiments.reporting.summary import (
     quoted_block,
     render_summary,
     replace_block,
+    verdict_line,
 )
 from prlstm.experiments.run.io import read_json
 
@@ -103,3 +104,31 @@ def test_cli_fills_a_markdown_file(tree: Path, tmp_path: Path, capsys) -> None: 
     assert main([source, "--into", str(other)]) == 2
     assert other.read_text() == "no markers\n" and "marker to fill" in capsys.readouterr().err
     assert main([source, "--to", str(other)]) == 2
+
+
+def _pair(other: str, **fields: Any) -> dict[str, Any]:
+    return {"task": "t", "other": other, "distinguishable": False, "attainable": True,
+            "solves_reference": 8, "solves_other": 1, "mean_reference": 0.95,
+            "mean_other": 0.4, "holm_p": 0.5, "survives_holm": False, **fields}
+
+
+def test_verdict_line_groups_the_pairs_by_what_survives() -> None:
+    pairs = [_pair("lstm", distinguishable=True, holm_p=0.01, survives_holm=True),
+             _pair("rnn", distinguishable=True, holm_p=0.08, mean_other=0.99, solves_other=8),
+             _pair("mamba"),
+             _pair("mlstm", distinguishable=True, holm_p=0.02, survives_holm=True,
+                   solves_reference=0, solves_other=0, mean_reference=0.2, mean_other=0.25),
+             _pair("mingru", attainable=False)]
+    assert verdict_line(pairs) == (
+        "Distinguishable after Holm: lstm (reference higher), mlstm (reference lower, neither "
+        "solved a run). Distinguishable only before Holm: rnn (reference lower). "
+        "Not distinguishable: mamba. Too few runs to tell: mingru.")
+    assert verdict_line([]) == ""
+    old = [{k: v for k, v in _pair("lstm", distinguishable=True).items()
+            if k not in ("holm_p", "survives_holm")}]  # a file from before Holm
+    assert verdict_line(old) == "Distinguishable: lstm (reference higher)."
+
+
+def test_the_summary_carries_each_tasks_verdict_line(data: dict[str, Any]) -> None:  # noqa: F811
+    text = render_summary(data)
+    assert "Distinguishable after Holm: lstm (reference higher)." in text.splitlines()

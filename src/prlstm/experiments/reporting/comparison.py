@@ -221,6 +221,15 @@ def _pair(ref: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
             "verdict": result.verdict}
 
 
+def reference_higher(pair: dict[str, Any]) -> bool:
+    """Whether the reference did better in ``pair``: by mean score, else (equal means, or a
+    file from before the means were saved) by solves."""
+    ref, other = pair.get("mean_reference"), pair.get("mean_other")
+    if ref is None or other is None or ref == other:
+        ref, other = pair["solves_reference"], pair["solves_other"]
+    return ref > other
+
+
 def short_verdict(pair: dict[str, Any]) -> str:
     """The verdict of a pair in a few words: ``distinguishable, reference higher`` / ``lower``
     (by mean score, else by solves), ``not distinguishable``, or ``too few runs to tell`` where
@@ -229,13 +238,11 @@ def short_verdict(pair: dict[str, Any]) -> str:
     they fail, not in what generalises. One that does not survive Holm's correction over all
     the report's pairs (``survives_holm`` false) adds ``; not after Holm``."""
     if pair["distinguishable"]:
-        ref, other = pair.get("mean_reference"), pair.get("mean_other")
-        if ref is None or other is None or ref == other:
-            ref, other = pair["solves_reference"], pair["solves_other"]
         neither = (" (neither solved a run)"
                    if pair["solves_reference"] == pair["solves_other"] == 0 else "")
         holm = "; not after Holm" if pair.get("survives_holm") is False else ""
-        return f"distinguishable, reference {'higher' if ref > other else 'lower'}{neither}{holm}"
+        side = "higher" if reference_higher(pair) else "lower"
+        return f"distinguishable, reference {side}{neither}{holm}"
     return "not distinguishable" if pair["attainable"] else "too few runs to tell"
 
 

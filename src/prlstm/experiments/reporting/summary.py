@@ -24,6 +24,7 @@ from prlstm.experiments.reporting.comparison import (
     escape,
     generalise_cell_text,
     lr_text,
+    reference_higher,
     seconds_text,
     short_verdict,
 )
@@ -81,6 +82,27 @@ def _settings(cells: list[dict[str, Any]]) -> str:
     return ("Settings not in the names: " + "; ".join(parts) + ".") if parts else ""
 
 
+def verdict_line(task_pairs: list[dict[str, Any]]) -> str:
+    """One task's pairs grouped by what survives: ``Distinguishable after Holm: lstm (reference
+    higher). Distinguishable only before Holm: rnn. Not distinguishable: mamba, mlstm.`` (empty
+    without pairs)."""
+    groups: dict[str, list[str]] = {"after": [], "before": [], "not": [], "futile": []}
+    for p in task_pairs:
+        name = escape(p["other"])
+        if p["distinguishable"]:
+            side = "higher" if reference_higher(p) else "lower"
+            neither = ", neither solved a run" if p["solves_reference"] == p["solves_other"] == 0 \
+                else ""
+            key = "before" if p.get("survives_holm") is False else "after"
+            groups[key].append(f"{name} (reference {side}{neither})")
+        else:
+            groups["not" if p["attainable"] else "futile"].append(name)
+    titles = {"after": "Distinguishable after Holm" if any("holm_p" in p for p in task_pairs)
+              else "Distinguishable", "before": "Distinguishable only before Holm",
+              "not": "Not distinguishable", "futile": "Too few runs to tell"}
+    return " ".join(f"{titles[k]}: {', '.join(v)}." for k, v in groups.items() if v)
+
+
 def render_summary(data: dict[str, Any]) -> str:
     """The summary tables of ``data`` (the contents of a ``comparison.json``)."""
     pairs = {(p["task"], p["other"]): p for p in data["pairs"]}
@@ -104,6 +126,8 @@ def render_summary(data: dict[str, Any]) -> str:
         lines += [_row(c, None if c["variant"] == data["reference"]
                        else pairs.get((task, c["variant"])))
                   for c in data["cells"] if c["task"] == task]
+        if line := verdict_line([p for p in data["pairs"] if p["task"] == task]):
+            lines += ["", line]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
