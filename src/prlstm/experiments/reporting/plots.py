@@ -16,7 +16,7 @@ docs/experiments.md#e6-accuracy-vs-length.
 * ``comparison.png`` (from a fair comparison's numbers, :func:`comparison_figure`): a row per
   task, the solve rate with its Wilson interval (left) and the mean score with its bootstrap
   interval (right) of every variant; the reference in black, variants distinguishable from it
-  marked ``*``.
+  marked ``*``, ``**`` where that holds after Holm's correction over all the pairs.
 """
 
 from __future__ import annotations
@@ -223,15 +223,15 @@ def comparison_figure(data: dict[str, Any]) -> Any:
     task_names = list(dict.fromkeys(c["task"] for c in cells))
     if not task_names:
         raise ValueError("comparison data must hold at least one scored cell, got none")
-    marked = {(p["task"], p["other"]) for p in data["pairs"] if p["distinguishable"]}
+    marks = {(p["task"], p["other"]): " **" if p.get("survives_holm") else " *"
+             for p in data["pairs"] if p["distinguishable"]}
     plt = _pyplot()
     most = max(sum(c["task"] == t for c in cells) for t in task_names)
     fig, axes = plt.subplots(len(task_names), 2, squeeze=False, sharex=True,
                              figsize=(9.0, 0.6 + len(task_names) * (0.5 + 0.26 * most)))
     for row, task in zip(axes, task_names, strict=True):
         here = [c for c in cells if c["task"] == task]
-        labels = [c["variant"] + (" *" if (task, c["variant"]) in marked else "")
-                  for c in here]
+        labels = [c["variant"] + marks.get((task, c["variant"]), "") for c in here]
         for ax, value, interval in ((row[0], "solve_rate", "solve_ci"),
                                     (row[1], "mean", "mean_ci")):
             for y, c in enumerate(here):
@@ -247,8 +247,9 @@ def comparison_figure(data: dict[str, Any]) -> Any:
         row[1].tick_params(labelleft=False)
     axes[-1][0].set_xlabel("solved runs, % (Wilson 95 % CI)", fontsize=8)
     axes[-1][1].set_xlabel("mean score, % (bootstrap 95 % CI)", fontsize=8)
-    fig.suptitle(f"reference (black): {data['reference']}; * distinguishable from it "
-                 f"(solved: score ≥ {100 * data['threshold']:.0f} %)", fontsize=8)
+    fig.suptitle(f"reference (black): {data['reference']}; * distinguishable from it, "
+                 f"** also after Holm over all pairs (solved: score ≥ "
+                 f"{100 * data['threshold']:.0f} %)", fontsize=8)
     fig.tight_layout()
     return fig
 
