@@ -172,6 +172,30 @@ def test_quoted_comparison_summaries_match_their_data() -> None:
         assert "no claim is made from it until it is complete" in " ".join(README.split())
 
 
+INTERVAL = re.compile(r"\d+/\d+ \(\d+–\d+ %\)|\d+(?:\.\d+)? \(\d+(?:\.\d+)?–\d+(?:\.\d+)?\)")
+
+
+def _outside_blocks(text: str) -> str:
+    return re.sub(r"<!-- summary:begin \S+ -->.*?<!-- summary:end -->", " ", text, flags=re.S)
+
+
+def test_intervals_quoted_in_prose_come_from_a_summary_block() -> None:
+    """A solve count with its Wilson interval ("8/8 (68–100 %)") or a mean with its bootstrap
+    interval ("99.8 (99.5–100.0)") quoted anywhere in the README's prose must appear in one of
+    its generated summary blocks, so prose cannot quote a number the data does not hold."""
+    blocks = " ".join(README[m.end():README.index("<!-- summary:end -->", m.end())]
+                      for m in re.finditer(r"<!-- summary:begin \S+ -->", README))
+    quoted = INTERVAL.findall(" ".join(_outside_blocks(README).split()))
+    assert [q for q in quoted if q not in blocks] == []
+
+
+def test_the_interval_check_catches_a_made_up_interval() -> None:
+    prose = "PR-LSTM solves 8/8 (68–100 %) with a mean of 99.8 (99.5–100.0)."
+    assert INTERVAL.findall(prose) == ["8/8 (68–100 %)", "99.8 (99.5–100.0)"]
+    assert INTERVAL.findall(_outside_blocks(
+        "<!-- summary:begin x.json -->\n3/8 (14–69 %)\n<!-- summary:end -->")) == []
+
+
 def _commands_section() -> str:
     return " ".join(README[README.index("## Two commands"):README.index("## Quick start")].split())
 
