@@ -200,6 +200,18 @@ def _commands_section() -> str:
     return " ".join(README[README.index("## Two commands"):README.index("## Quick start")].split())
 
 
+def test_test_suite_times_match_their_measurement() -> None:
+    data = json.loads((ROOT / "benchmarks" / "results" / "test_suite.json").read_text(
+        encoding="utf-8"))
+    full, fast = data["full"], data["fast"]
+    assert full["returncode"] == fast["returncode"] == 0
+    assert full["counts"]["passed"] > fast["counts"]["passed"] > 0
+    text = _commands_section()
+    assert f"That runs everything ({full['seconds'] / 60:.0f} minutes on 2 cores" in text
+    assert f"takes {fast['seconds']:.0f} s" in text
+    assert "benchmarks/results/test_suite.json" in text
+
+
 def test_the_pins_cost_matches_its_measurement() -> None:
     data = json.loads((ROOT / "benchmarks" / "results" / "pin_cost.json").read_text(
         encoding="utf-8"))
