@@ -235,3 +235,20 @@ def test_the_pins_cost_matches_its_measurement() -> None:
     assert (f"transformer {tf['pinned']:.1f} against {tf['unpinned']:.1f} "
             f"({data['models']['transformer']['ratio']:.2f}×)") in docs
     assert f"pr_lstm's cost ratio is {pr['ratio']:.2f} here" in docs
+
+
+def test_the_fair_grids_status_counts_its_committed_runs() -> None:
+    """results/cpu-fair/README.md's "N of the 440 had finished" counts the committed reporting
+    runs, and 440 is what the preset plans (55 cells × 8 seeds)."""
+    from prlstm.experiments.reporting.report import planned_runs
+
+    fair = ROOT / "results" / "cpu-fair"
+    text = " ".join((fair / "README.md").read_text(encoding="utf-8").split())
+    runs = [f for f in (fair / "runs").rglob("result.json") if "tuning" not in f.parts]
+    choices = list((fair / "runs" / "tuning").glob("*/*.json"))
+    planned = len(planned_runs("cpu-fair"))
+    if f"all {planned} reporting runs" in text:  # the grid is complete
+        assert len(runs) == planned
+    else:
+        assert f"; {len(runs)} of the {planned} had finished at " in text
+    assert f"the {len(choices)} lr choices are committed" in text
