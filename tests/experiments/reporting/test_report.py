@@ -285,3 +285,14 @@ def test_a_tuned_preset_counts_the_runs_at_each_cells_chosen_lr(tmp_path: Path) 
     assert "1 of 440 planned runs finished" in text
     assert "432 of them wait for their cell's lr choice" in text
     assert "| parity_check | 1/8 | 0/8 |" in text.split("**Progress**")[1]
+
+
+def test_a_damaged_choice_file_leaves_its_cell_unchosen_in_the_plan(tmp_path: Path) -> None:
+    from prlstm.experiments.orchestrate.tuning import choice_path
+    from prlstm.experiments.reporting.report import UNCHOSEN, planned_runs
+
+    path = choice_path(tmp_path, "parity_check", "pr_lstm hidden_size=128")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json", encoding="utf-8")
+    planned = planned_runs("cpu-fair", tmp_path)  # no error: the report still renders
+    assert all(p["run_id"].startswith(UNCHOSEN) for p in planned)

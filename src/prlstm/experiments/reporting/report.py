@@ -156,7 +156,7 @@ UNCHOSEN = "lr-not-chosen-yet"
 def _tuned_lrs(preset: str, root: str | Path | None
                ) -> Callable[[str, str, dict[str, Any]], float | None]:
     """``lr(task, model, hparams)``: the lr recorded under ``root`` for that cell of the tuned
-    ``preset`` (None: no choice recorded, or no ``root``)."""
+    ``preset`` (None: no choice recorded, an unreadable choice file, or no ``root``)."""
     from prlstm.experiments.orchestrate.presets import get_preset, grid
     from prlstm.experiments.orchestrate.tuned import label_cells, recorded_choice
 
@@ -164,8 +164,15 @@ def _tuned_lrs(preset: str, root: str | Path | None
     points = grid(chosen_preset, seeds=[0], lrs=[chosen_preset.tune_lrs[0]])
     cells = label_cells([(p.task, p.model, dict(p.hparams)) for p in points])
     lrs = list(chosen_preset.tune_lrs)
-    found = {(c.task, c.model, json.dumps(c.hparams, sort_keys=True, default=str)):
-             (recorded_choice(Path(root), c, lrs) if root is not None else None) for c in cells}
+
+    def recorded(cell: Any) -> float | None:
+        try:
+            return recorded_choice(Path(root), cell, lrs) if root is not None else None
+        except (OSError, ValueError):  # a damaged choice file: the comparison section says so
+            return None
+
+    found = {(c.task, c.model, json.dumps(c.hparams, sort_keys=True, default=str)): recorded(c)
+             for c in cells}
 
     def lr(task: str, model: str, hparams: dict[str, Any]) -> float | None:
         return found.get((task, model, json.dumps(dict(hparams), sort_keys=True, default=str)))
