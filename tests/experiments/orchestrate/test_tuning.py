@@ -246,3 +246,18 @@ def test_read_choice_notices_damage(tmp_path: Path) -> None:
     write_json(path, with_digest(data))
     with pytest.raises(ValueError, match="records lr 0.001 but its scores pick 0.003"):
         read_choice(path)
+
+
+@pytest.mark.parametrize(("means", "chosen", "side"), [
+    ({3e-4: 0.2, 1e-3: 0.5, 3e-3: 0.9}, 3e-3, "top"),
+    ({3e-4: 0.9, 1e-3: 0.5, 3e-3: 0.2}, 3e-4, "bottom"),
+    ({3e-4: 0.2, 1e-3: 0.9, 3e-3: 0.5}, 1e-3, None),   # inside the grid
+    ({3e-4: 0.9, 1e-3: 0.9, 3e-3: 0.2}, 3e-4, None),   # a tie: not strictly better
+    ({3e-4: None, 1e-3: 0.5, 3e-3: 0.9}, 3e-3, "top"),  # a missing mean does not count
+    ({3e-4: 0.5, 3e-3: None}, 3e-3, None),              # the chosen mean is missing
+    ({1e-3: 0.9}, 1e-3, None),                          # one lr: no edge to speak of
+])
+def test_edge_side(means: dict, chosen: float, side: str | None) -> None:
+    from prlstm.experiments.orchestrate.tuning import edge_side
+
+    assert edge_side(means, chosen) == side

@@ -92,6 +92,17 @@ def choose_lr(candidates: Mapping[float, Sequence[float | None]]) -> float:
     return min(lr for lr, m in means.items() if m is not None and m >= best - TIE_TOLERANCE)
 
 
+def edge_side(means: Mapping[float, float | None], chosen: float) -> str | None:
+    """``"top"`` / ``"bottom"`` when ``chosen`` is the largest / smallest lr of a grid of two or
+    more (``means``: lr -> mean validation score) and strictly better than every other lr
+    there, so the best lr may lie outside the grid; else None."""
+    if len(means) < 2 or means.get(chosen) is None:
+        return None
+    if any(m is not None and m >= means[chosen] for lr, m in means.items() if lr != chosen):
+        return None
+    return "top" if chosen == max(means) else "bottom" if chosen == min(means) else None
+
+
 def _run_identity(run_dir: Path) -> tuple[float, int]:
     """``(lr, seed)`` of a run from its ``config.json``."""
     path = run_dir / CONFIG_FILE

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from prlstm.experiments.orchestrate.tuning import LrChoice, choice_path, read_choice
+from prlstm.experiments.orchestrate.tuning import LrChoice, choice_path, edge_side, read_choice
 from prlstm.experiments.reporting.report import DASH, generalise_text
 from prlstm.experiments.reporting.results import (
     group_results,
@@ -300,15 +300,9 @@ def _pair_row(p: dict[str, Any]) -> str:
 def edge_note(cells: list[dict[str, Any]]) -> str:
     """A sentence on the cells whose chosen lr is an end of their grid and strictly better than
     every other lr there (their best lr may lie outside the grid); "" when there is none."""
-    top = bottom = 0
-    for c in cells:
-        means = {v["lr"]: v["mean"] for v in c["lr"].get("validation") or ()}
-        chosen = c["lr"]["chosen"]
-        if len(means) < 2 or means.get(chosen) is None:
-            continue
-        if all(m is None or m < means[chosen] for lr, m in means.items() if lr != chosen):
-            top += chosen == max(means)
-            bottom += chosen == min(means)
+    sides = [edge_side({v["lr"]: v["mean"] for v in c["lr"].get("validation") or ()},
+                       c["lr"]["chosen"]) for c in cells]
+    top, bottom = sides.count("top"), sides.count("bottom")
     if not top and not bottom:
         return ""
     return (f"{top} of {len(cells)} cells chose the largest lr of their grid and {bottom} the "
