@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         run_sweep([c for _, _, configs in found for c in configs], root / "tuning" / "runs",
                   workers=args.workers, progress=False)
     data = summary(root, found)
+    (root / SUMMARY).parent.mkdir(parents=True, exist_ok=True)
     write_digested_json(root / SUMMARY, data)
     print(f"{data['edge_cells']} edge cells, {data['finished']} checked: the outward lr wins "
           f"{data['outward_wins']}; wrote {root / SUMMARY}", file=sys.stderr)

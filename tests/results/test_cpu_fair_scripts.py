@@ -1,0 +1,85 @@
+"""``results/cpu-fair/edge_check.py``: which cells it checks beyond the lr grid, and how it
+judges them (by the tuning rule, on validation scores only)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from prlstm.experiments.orchestrate.tuning import CONFIG_FILE, choice_path, write_choice
+from prlstm.experiments.run.io import read_json, write_json
+
+from ..experiments.orchestrate.test_tuning import write_log
+
+SCRIPT = Path(__file__).resolve().parents[2] / "results" / "cpu-fair" / "edge_check.py"
+GRID = (3e-4, 1e-3, 3e-3)
+
+
+@pytest.fixture(scope="module")
+def edge_check():
+    spec = importlib.util.spec_from_file_location("prlstm_results_edge_check", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tuning_run(root: Path, config, final_val: float) -> None:
+    run = root / "tuning" / "runs" / config.run_id()
+    run.mkdir(parents=True)
+    write_json(run / CONFIG_FILE, config.to_dict())
+    write_log(run, [0.1, final_val])
+
+
+def _choices(root: Path, cells, edge) -> None:
+    """Every cell chooses 1e-3 inside the grid, except ``edge``, which chooses 3e-3 (0.8)."""
+    for cell in cells:
+        means = (0.2, 0.5, 0.8) if cell == edge else (0.2, 0.9, 0.5)
+        scores = {lr: {100: m} for lr, m in zip(GRID, means, strict=True)}
+        chosen = 3e-3 if cell == edge else 1e-3
+        write_choice(choice_path(root, cell.task, cell.label), cell.task, cell.label, GRID,
+                     scores, chosen)
+
+
+@pytest.mark.parametrize(("outward_score", "wins"), [(0.85, True), (0.8, False), (0.3, False)])
+def test_an_edge_cell_is_judged_by_the_tuning_rule(edge_check, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   outward_score: float, wins: bool) -> None:
+    cells = edge_check.cells()
+    assert len(cells) == 55
+    edge = next(c for c in cells if c.task == "parity_check" and c.model == "mamba")
+    _choices(tmp_path, cells, edge)
+    with pytest.raises(SystemExit, match="no tuning run at the chosen lr"):
+        edge_check.edge_cells(tmp_path)  # the chosen lr's tuning run must be there
+    chosen_run = dataclasses.replace(
+        edge_check.make(edge.task, edge.model, edge.hparams, 100, 3e-3), test=False)
+    _tuning_run(tmp_path, chosen_run, 0.8)
+    found = edge_check.edge_cells(tmp_path)
+    assert [(c.task, c.label, side) for c, side, _ in found] == [("parity_check", "mamba", "top")]
+    (config,) = found[0][2]
+    assert (config.lr, config.seed, config.test) == (1e-2, 100, False)  # never the test set
+
+    monkeypatch.setattr(edge_check, "trained", lambda run_dir, config: run_dir.is_dir())
+    pending = edge_check.summary(tmp_path, found)
+    assert (pending["edge_cells"], pending["finished"], pending["outward_wins"]) == (1, 0, 0)
+    assert pending["cells"][0]["outward_wins"] is None
+
+    _tuning_run(tmp_path, config, outward_score)
+    data = edge_check.summary(tmp_path, found)
+    (row,) = data["cells"]
+    assert row["outward_mean"] == pytest.approx(outward_score)
+    assert row["outward_wins"] is wins and data["outward_wins"] == int(wins)
+    assert row["chosen_lr"] == 3e-3 and row["chosen_mean"] == pytest.approx(0.8)
+
+
+def test_the_json_is_written_with_a_digest(edge_check, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(edge_check, "edge_cells", lambda root: [])
+    assert edge_check.main([str(tmp_path), "--no-train"]) == 0
+    data = read_json(tmp_path / "tuning" / "edge_check.json")
+    assert data["edge_cells"] == 0 and "digest" in data
