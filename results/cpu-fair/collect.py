@@ -4,8 +4,9 @@
 
 SOURCE_RUNS_DIR is the ``--out`` of a ``prlstm sweep --preset cpu-fair`` running elsewhere (a
 separate clone). Copied: every reporting run with a ``result.json`` (its ``config.json``,
-``result.json`` and ``train_log.csv``), every lr choice file (``tuning/<task>/<variant>.json``)
-and the ``config.json`` and ``train_log.csv`` of every tuning run trained to its last step.
+``result.json`` and ``train_log.csv``), every lr choice file (``tuning/<task>/<variant>.json``),
+the ``config.json`` and ``train_log.csv`` of every tuning run trained to its last step, and
+``tuning/edge_check.json`` (``edge_check.py``) when there is one.
 Unfinished runs, checkpoints and lock files are not copied, so the copy holds only numbers
 that will not change; a sweep started on this directory resumes from the choice files.
 """
@@ -46,6 +47,8 @@ def collect(source: Path, dest: Path = HERE) -> tuple[int, int]:
     for choice in sorted(tuning.glob("*/*.json")) if tuning.is_dir() else []:
         _copy(choice.parent, dest / "tuning" / choice.parent.name, (choice.name,))
         choices += 1
+    if (tuning / "edge_check.json").is_file():  # written by edge_check.py
+        _copy(tuning, dest / "tuning", ("edge_check.json",))
     for config in sorted((tuning / "runs").rglob("config.json")) if tuning.is_dir() else []:
         run = config.parent
         if run.is_symlink() or not (run / "checkpoint.json").is_file():
