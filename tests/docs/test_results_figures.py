@@ -1,0 +1,37 @@
+"""The figures docs/results.md quotes about the cpu-fair grid, recomputed from its committed
+files (choice files, ``edge_check.json``), so a sentence cannot drift from its data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prlstm.experiments.orchestrate.tuning import edge_side, read_choice
+from prlstm.experiments.run.io import read_json
+
+ROOT = Path(__file__).resolve().parents[2]
+TUNING = ROOT / "results" / "cpu-fair" / "runs" / "tuning"
+TEXT = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+
+
+def test_the_edge_counts_match_the_choice_files() -> None:
+    choices = [read_choice(f) for f in sorted(TUNING.glob("*/*.json"))]
+    sides = [edge_side(c.means, c.chosen) for c in choices]
+    assert f"the {len(choices)} choice files are in" in TEXT
+    assert (f"In {sides.count('top')} cells the choice is the grid's largest lr (3e-3) and in "
+            f"{sides.count('bottom')} its smallest (3e-4)") in TEXT
+
+
+def test_the_edge_check_matches_its_file() -> None:
+    path = TUNING / "edge_check.json"
+    if not path.is_file():  # not run yet: the docs must not quote it
+        assert "edge_check.json" not in TEXT
+        return
+    data = read_json(path)
+    rows = data["cells"]
+    assert data["edge_cells"] == len(rows) == sum(
+        edge_side(c.means, c.chosen) is not None
+        for c in (read_choice(f) for f in sorted(TUNING.glob("*/*.json"))))
+    assert data["finished"] == sum(r["finished"] for r in rows)
+    assert data["outward_wins"] == sum(bool(r["outward_wins"]) for r in rows)
+    assert (f"the outward lr would have been chosen in {data['outward_wins']} of the "
+            f"{data['finished']} edge cells") in TEXT
