@@ -5,8 +5,9 @@ strictly better there than at the other two may have its best lr outside the gri
 such cell this trains the tuning seed once more at the next half-decade outward (1e-2 above,
 1e-4 below), exactly as a tuning run (validated, never scored on the test set), and records
 whether the tuning rule (``choose_lr``: best mean final validation score, ties to the smaller
-lr) would have picked it over the chosen lr. A diagnostic only: the choice files and the
-reporting runs stay as they are.
+lr) would have picked it over the chosen lr. A run that diverges at the outward lr has no
+score, which the rule ranks below every scored lr; the summary records the error. A
+diagnostic only: the choice files and the reporting runs stay as they are.
 
     python results/cpu-fair/edge_check.py RUNS_DIR [--workers 2]   # train, then write the JSON
     python results/cpu-fair/edge_check.py RUNS_DIR --no-train      # only write the JSON
@@ -36,7 +37,7 @@ from prlstm.experiments.orchestrate.tuning import (
     validation_scores,
 )
 from prlstm.experiments.run.config import RunConfig
-from prlstm.experiments.run.io import write_digested_json
+from prlstm.experiments.run.io import read_json, write_digested_json
 
 PRESET = "cpu-fair"
 OUTWARD = {"top": 1e-2, "bottom": 1e-4}
@@ -72,31 +73,51 @@ def edge_cells(root: Path) -> list[tuple[Cell, str, list[RunConfig]]]:
     return found
 
 
-def summary(root: Path, found: list[tuple[Cell, str, list[RunConfig]]]) -> dict[str, Any]:
-    """What each edge cell's outward lr scored, and whether the tuning rule picks it."""
+def summary(root: Path, found: list[tuple[Cell, str, list[RunConfig]]],
+            diverged: dict[str, str] | None = None) -> dict[str, Any]:
+    """What each edge cell's outward lr scored, and whether the tuning rule picks it.
+
+    ``diverged`` maps the run id of a run whose training diverged to its error: such a run has
+    no validation score, which the tuning rule ranks below every scored lr (so it never wins).
+    """
+    diverged = diverged or {}
     runs_root = root / "tuning" / "runs"
     rows = []
     for cell, side, configs in found:
         choice = read_choice(choice_path(root, cell.task, cell.label))
-        done = all(trained(runs_root / c.run_id(), c) for c in configs)
+        failed = {c.run_id(): diverged[c.run_id()] for c in configs if c.run_id() in diverged}
+        ok = [c for c in configs if c.run_id() not in failed]
+        done = all(trained(runs_root / c.run_id(), c) for c in ok)
         outward = OUTWARD[side]
-        scores = validation_scores(runs_root / c.run_id() for c in configs) if done else {}
-        outward_mean = mean_score(scores[outward].values()) if done else None
+        scores = validation_scores(runs_root / c.run_id() for c in ok) if done and ok else {}
+        outward_scores = list(scores.get(outward, {}).values()) + [None] * len(failed)
         candidates = {lr: list(per_seed.values()) for lr, per_seed in choice.scores.items()}
-        if done:
-            candidates[outward] = list(scores[outward].values())
+        candidates[outward] = outward_scores
         rows.append({
             "task": cell.task, "variant": cell.label, "side": side, "chosen_lr": choice.chosen,
             "chosen_mean": choice.means[choice.chosen], "outward_lr": outward,
-            "outward_mean": outward_mean, "finished": done,
+            "outward_mean": mean_score(outward_scores) if done else None, "finished": done,
+            "diverged": failed or None,
             "outward_wins": choose_lr(candidates) == outward if done else None,
         })
     finished = [r for r in rows if r["finished"]]
     return {"preset": PRESET, "outward": OUTWARD, "tuning_seeds": list(get_preset(PRESET)
                                                                       .tune_seeds),
-            "rule": "the tuning rule (choose_lr) over the grid plus the outward lr",
+            "rule": "the tuning rule (choose_lr) over the grid plus the outward lr; a diverged "
+                    "run has no score and ranks below every scored lr",
             "edge_cells": len(rows), "finished": len(finished),
+            "diverged": sum(bool(r["diverged"]) for r in finished),
             "outward_wins": sum(bool(r["outward_wins"]) for r in finished), "cells": rows}
+
+
+def recorded_divergences(path: Path) -> dict[str, str]:
+    """The diverged runs an earlier summary recorded (none when there is no readable one)."""
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    return {run_id: error for row in data.get("cells", []) if isinstance(row, dict)
+            for run_id, error in (row.get("diverged") or {}).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,14 +128,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.runs_dir
     found = edge_cells(root)
+    diverged = recorded_divergences(root / SUMMARY)
     if not args.no_train:
-        run_sweep([c for _, _, configs in found for c in configs], root / "tuning" / "runs",
-                  workers=args.workers, progress=False)
-    data = summary(root, found)
+        for run in run_sweep([c for _, _, configs in found for c in configs],
+                             root / "tuning" / "runs", workers=args.workers, progress=False):
+            if run["status"] == "failed" and "diverged" in str(run.get("error")):
+                diverged[run["run_id"]] = str(run["error"])
+            elif run["status"] == "failed":
+                print(f"failed: {run['run_id']}: {run.get('error')}", file=sys.stderr)
+            else:
+                diverged.pop(run["run_id"], None)
+    data = summary(root, found, diverged)
     (root / SUMMARY).parent.mkdir(parents=True, exist_ok=True)
     write_digested_json(root / SUMMARY, data)
-    print(f"{data['edge_cells']} edge cells, {data['finished']} checked: the outward lr wins "
-          f"{data['outward_wins']}; wrote {root / SUMMARY}", file=sys.stderr)
+    print(f"{data['edge_cells']} edge cells, {data['finished']} checked ({data['diverged']} "
+          f"diverged at the outward lr): the outward lr wins {data['outward_wins']}; wrote "
+          f"{root / SUMMARY}", file=sys.stderr)
     return 0
 
 

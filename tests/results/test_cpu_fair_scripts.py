@@ -83,3 +83,30 @@ def test_the_json_is_written_with_a_digest(edge_check, tmp_path: Path,
     assert edge_check.main([str(tmp_path), "--no-train"]) == 0
     data = read_json(tmp_path / "tuning" / "edge_check.json")
     assert data["edge_cells"] == 0 and "digest" in data
+
+
+def test_a_run_that_diverges_at_the_outward_lr_loses(edge_check, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """No score for a diverged run, which the tuning rule ranks below every scored lr; the
+    error is kept, and a later ``--no-train`` summary still knows it."""
+    cells = edge_check.cells()
+    edge = next(c for c in cells if c.task == "bucket_sort" and c.model == "mlstm")
+    _choices(tmp_path, cells, edge)
+    chosen_run = dataclasses.replace(
+        edge_check.make(edge.task, edge.model, edge.hparams, 100, 3e-3), test=False)
+    _tuning_run(tmp_path, chosen_run, 0.8)
+    found = edge_check.edge_cells(tmp_path)
+    (config,) = found[0][2]
+    error = "ValueError: training diverged at step 278: the loss ... became NaN"
+    monkeypatch.setattr(edge_check, "trained", lambda run_dir, config: run_dir.is_dir())
+    data = edge_check.summary(tmp_path, found, {config.run_id(): error})
+    (row,) = data["cells"]
+    assert row["finished"] and row["outward_wins"] is False and row["outward_mean"] is None
+    assert row["diverged"] == {config.run_id(): error}
+    assert (data["finished"], data["diverged"], data["outward_wins"]) == (1, 1, 0)
+
+    monkeypatch.setattr(edge_check, "edge_cells", lambda root: found)
+    edge_check.write_digested_json(tmp_path / edge_check.SUMMARY, data)
+    assert edge_check.main([str(tmp_path), "--no-train"]) == 0  # remembers the divergence
+    again = read_json(tmp_path / edge_check.SUMMARY)
+    assert again["cells"][0]["diverged"] == {config.run_id(): error}
