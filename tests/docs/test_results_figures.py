@@ -35,3 +35,25 @@ def test_the_edge_check_matches_its_file() -> None:
     assert data["outward_wins"] == sum(bool(r["outward_wins"]) for r in rows)
     assert (f"the outward lr would have been chosen in {data['outward_wins']} of the "
             f"{data['finished']} edge cells") in TEXT
+
+
+def test_the_edge_checks_breakdown_matches_its_file() -> None:
+    from collections import Counter
+
+    path = TUNING / "edge_check.json"
+    if not path.is_file():
+        return  # checked by test_the_edge_check_matches_its_file
+    data = read_json(path)
+    won = [r for r in data["cells"] if r["outward_wins"]]
+    assert f"each of those {data['edge_cells']} cells once more" in TEXT
+    by_model = Counter(r["variant"].split(" ")[0] for r in won)
+    by_task = Counter(r["task"] for r in won)
+    order = sorted(by_model, key=lambda m: ["pr_lstm", "lstm", "rnn"].index(m)
+                   if m in ("pr_lstm", "lstm", "rnn") else 3)
+    assert "By model: " + ", ".join(f"{m} {by_model[m]}" for m in order) + "." in TEXT
+    assert "By task: " + ", ".join(f"{t} {n}" for t, n in sorted(
+        by_task.items(), key=lambda kv: (-kv[1], kv[0]))) + "." in TEXT
+    assert f"{data['diverged']} runs diverged at the outward lr" in TEXT
+    bucket = sorted(r["variant"] for r in won if r["task"] == "bucket_sort")
+    assert bucket == ["linear_rnn", "lstm hidden_size=128", "pr_lstm hidden_size=128",
+                      "pr_lstm hidden_size=69", "rnn hidden_size=479"]
