@@ -404,3 +404,26 @@ def test_edge_note_counts_strict_choices_at_the_grid_ends() -> None:
                                 "smallest, strictly better there than at every other lr: "
                                 "their best lr may lie outside the grid.")
     assert edge_note(cells[2:]) == ""
+    check = {"edge_cells": 2, "finished": 2, "outward_wins": 1}
+    assert edge_note(cells, check).endswith(
+        "An edge check (`tuning/edge_check.json`: the tuning seed again at the next half-decade "
+        "outward, validation only) found that the outward lr would have been chosen in 1 of "
+        "the 2 edge cells it checked; the choices were kept.")
+    assert edge_note(cells, {**check, "finished": 0}) == edge_note(cells)  # nothing checked
+    assert edge_note(cells[2:], check) == ""
+
+
+def test_comparison_data_reads_an_edge_check_next_to_the_choices(tmp_path: Path) -> None:
+    from prlstm.experiments.reporting.comparison import _edge_check
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    assert _edge_check(runs) is None
+    path = runs / "tuning" / "edge_check.json"
+    path.parent.mkdir()
+    write_json(path, {"edge_cells": 3, "finished": 2, "outward_wins": 1, "cells": []})
+    assert _edge_check(runs) == {"edge_cells": 3, "finished": 2, "outward_wins": 1}
+    assert comparison_data([], runs)["edge_check"] == {"edge_cells": 3, "finished": 2,
+                                                       "outward_wins": 1}
+    path.write_text("{damaged", encoding="utf-8")
+    assert _edge_check(runs) is None  # unreadable: no sentence rather than a failed report

@@ -32,10 +32,11 @@ from prlstm.experiments.reporting.results import (
 )
 from prlstm.experiments.reporting.stats import ALPHA, cell_stats, compare, holm_adjusted
 from prlstm.experiments.run.evaluate import SOLVED_THRESHOLD
-from prlstm.experiments.run.io import with_digest, write_json
+from prlstm.experiments.run.io import read_json, with_digest, write_json
 from prlstm.experiments.run.trainlog import read_rows
 
 FORMAT = 1
+EDGE_CHECK = "tuning/edge_check.json"  # written by results/cpu-fair/edge_check.py
 JSON_FILE = "comparison.json"
 _BUILD_ARGS = ("model", "input_size", "output_size")
 _canonical = functools.partial(json.dumps, sort_keys=True)
@@ -206,7 +207,8 @@ def comparison_data(results: list[dict[str, Any]], root: str | Path,
     for c in cells:
         c["incomplete"] = c["n"] < usual
     return {"format": FORMAT, "threshold": SOLVED_THRESHOLD, "confidence": 0.95,
-            "reference": reference, "usual_n": usual, "cells": cells, "pairs": pairs}
+            "reference": reference, "usual_n": usual, "cells": cells, "pairs": pairs,
+            "edge_check": _edge_check(root)}
 
 
 def _pair(ref: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
@@ -297,17 +299,37 @@ def _pair_row(p: dict[str, Any]) -> str:
             f"{short_verdict(p)} |")
 
 
-def edge_note(cells: list[dict[str, Any]]) -> str:
+def edge_note(cells: list[dict[str, Any]], check: dict[str, Any] | None = None) -> str:
     """A sentence on the cells whose chosen lr is an end of their grid and strictly better than
-    every other lr there (their best lr may lie outside the grid); "" when there is none."""
+    every other lr there (their best lr may lie outside the grid); "" when there is none.
+    ``check``: the counts of an edge check (``edge_check`` of :func:`comparison_data`)."""
     sides = [edge_side({v["lr"]: v["mean"] for v in c["lr"].get("validation") or ()},
                        c["lr"]["chosen"]) for c in cells]
     top, bottom = sides.count("top"), sides.count("bottom")
     if not top and not bottom:
         return ""
-    return (f"{top} of {len(cells)} cells chose the largest lr of their grid and {bottom} the "
+    text = (f"{top} of {len(cells)} cells chose the largest lr of their grid and {bottom} the "
             "smallest, strictly better there than at every other lr: their best lr may lie "
             "outside the grid.")
+    if check and check.get("finished"):
+        text += (f" An edge check (`{EDGE_CHECK}`: the tuning seed again at the next "
+                 "half-decade outward, validation only) found that the outward lr would have "
+                 f"been chosen in {check['outward_wins']} of the {check['finished']} edge cells "
+                 "it checked; the choices were kept.")
+    return text
+
+
+def _edge_check(root: str | Path) -> dict[str, Any] | None:
+    """The counts of ``tuning/edge_check.json`` under ``root`` or its parent, if readable."""
+    for base in (Path(root), Path(root).parent):
+        path = base / EDGE_CHECK
+        if path.is_file():
+            try:
+                data = read_json(path)
+                return {k: int(data[k]) for k in ("edge_cells", "finished", "outward_wins")}
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+    return None
 
 
 def _choice_table(cells: list[dict[str, Any]]) -> list[str]:
@@ -356,7 +378,7 @@ def _footnote(data: dict[str, Any]) -> list[str]:
     if unreadable := sum(c["lr"]["unreadable"] is not None for c in cells):
         notes.append(f"{unreadable} choice files could not be read (see comparison.json); "
                      "those cells use all their runs.")
-    if edges := edge_note(cells):
+    if edges := edge_note(cells, data.get("edge_check")):
         notes.append(edges)
     if reused := sum(s in (c["lr"]["tuning_seeds"] or ()) for c in cells for s in c["seeds"]):
         notes.append(f"{reused} runs here are at a tuning seed and the chosen lr (likely the "

@@ -116,7 +116,7 @@ def render_summary(data: dict[str, Any]) -> str:
                 if any("holm_p" in p for p in data["pairs"]) else "") + ".", ""]
     if settings := _settings(data["cells"]):
         lines += [settings, ""]
-    if edges := edge_note(data["cells"]):
+    if edges := edge_note(data["cells"], data.get("edge_check")):
         lines += [edges, ""]
     for task in dict.fromkeys(c["task"] for c in data["cells"]):
         lines += [f"**{escape(task)}**", "",
