@@ -89,6 +89,15 @@ def _lengths_cell(runs: list[dict]) -> str:
     return " / ".join(f"{100 * m:.0f}" for m in means)
 
 
+def test_table_shows_the_runs_parameter_counts() -> None:
+    row = _table()[" parameters (parity_check–cycle_navigation)"]
+    for column, model in enumerate(MODELS):
+        counts = [{r["parameters"] for r in _runs(task, model)} for task in TASKS]
+        assert all(len(c) == 1 for c in counts), model  # one count per task
+        (first,), (second,) = counts
+        assert row[column] == f"{first:,}–{second:,}", model
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_table_matches_the_runs(task: str) -> None:
     rows = _table()

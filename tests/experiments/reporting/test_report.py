@@ -296,3 +296,27 @@ def test_a_damaged_choice_file_leaves_its_cell_unchosen_in_the_plan(tmp_path: Pa
     path.write_text("{not json", encoding="utf-8")
     planned = planned_runs("cpu-fair", tmp_path)  # no error: the report still renders
     assert all(p["run_id"].startswith(UNCHOSEN) for p in planned)
+
+
+def test_the_score_table_shows_each_columns_parameter_counts() -> None:
+    """Recorded counts where result.json has them, else counted by building the model from its
+    saved settings (lstm at H = 8 on parity_check's and even_pairs' vocabularies)."""
+    from prlstm import models, tasks
+
+    runs = [dict(r) for r in RUNS]
+    runs[0]["parameters"], runs[1]["parameters"] = 1234, 1300  # two pr_lstm counts: a range
+    expected_lstm = sorted({models.count_parameters("lstm", tasks.get(t).input_size,
+                                                    tasks.get(t).output_size, hidden_size=8)
+                            for t in ("parity_check", "even_pairs")})
+    lstm_text = "–".join(f"{c:,}" for c in (expected_lstm[0], expected_lstm[-1])) \
+        if len(expected_lstm) > 1 else f"{expected_lstm[0]:,}"
+    row = _rows(markdown_table(runs))["parameters"]
+    header = next(line for line in markdown_table(runs).splitlines() if line.startswith("| Level"))
+    columns = [c.strip() for c in header.strip("|").split("|")][2:]
+    by_column = dict(zip(columns, row, strict=True))
+    spec = tasks.get("parity_check")
+    built = models.count_parameters("pr_lstm", spec.input_size, spec.output_size, hidden_size=8)
+    low, high = min(built, 1234), max(built, 1300)  # run 2 records none: built at H = 8
+    assert by_column["pr_lstm"] == f"{low:,}–{high:,}"
+    assert by_column["lstm"] == lstm_text
+    assert "First row: each column's parameter counts" in markdown_table(runs)

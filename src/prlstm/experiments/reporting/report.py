@@ -198,11 +198,27 @@ def layout(results: list[dict[str, Any]], planned: list[dict[str, Any]] | None =
     return lay
 
 
+def parameters_row(lay: Layout, model_names: list[str]) -> str:
+    """``| | parameters | 232,322–235,397 | ... |``: each column's parameter counts over its
+    tasks (they differ with the tasks' vocabularies), ``–`` where none can be counted."""
+    from prlstm.experiments.reporting.comparison import parameters  # it imports this module
+
+    cells = []
+    for m in model_names:
+        counts = parameters([r for (_, label), runs in lay.groups.items() if label == m
+                             for r in runs])
+        cells.append(DASH if not counts else f"{counts[0]:,}" if len(counts) == 1
+                     else f"{counts[0]:,}–{counts[-1]:,}")
+    return "| | parameters | " + " | ".join(cells) + " |"
+
+
 def _grid(lay: Layout, render: Callable[[CellSummary, list[dict[str, Any]]], str],
-          solved_row: bool) -> list[str]:
+          solved_row: bool, params_row: bool = False) -> list[str]:
     task_names, model_names = ordered_tasks(lay.keys), ordered_models(lay.keys)
     lines = ["| Level | Task | " + " | ".join(model_names) + " |",
              "|---|---|" + "---|" * len(model_names)]
+    if params_row:
+        lines.append(parameters_row(lay, model_names))
     solved = dict.fromkeys(model_names, 0)
     attempted = dict.fromkeys(model_names, 0)
     previous_level = None
@@ -289,8 +305,10 @@ def markdown_table(results: list[dict[str, Any]], *, with_published: bool = Fals
     lines = [*budget_lines(results), "",
              "**Score** (out-of-range accuracy, %): best run, (mean ± std over the runs when "
              "n ≥ 2), n runs (seeds × learning rates), runs that fitted their training range. "
-             f"Bold: solved. {NOT_FITTED_LEGEND}", "",
-             *_grid(lay, lambda cell, _: score_cell(cell), solved_row=True), "",
+             f"Bold: solved. {NOT_FITTED_LEGEND} First row: each column's parameter counts "
+             "(they vary with the tasks' vocabularies).", "",
+             *_grid(lay, lambda cell, _: score_cell(cell), solved_row=True, params_row=True),
+             "",
              "**In-range accuracy** (lengths 1..N, %) of the best run (mean ± std when n ≥ 2) "
              "and **steps to generalise**: median first logged step with validation score "
              f"≥ {100 * SOLVED_THRESHOLD:.0f} % over the runs that reached it (runs that did / "
