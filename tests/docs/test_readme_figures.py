@@ -249,7 +249,7 @@ def test_the_pins_cost_matches_its_measurement() -> None:
 def test_the_fair_grids_status_counts_its_committed_runs() -> None:
     """results/cpu-fair/README.md's "N of the 440 had finished" counts the committed reporting
     runs, and 440 is what the preset plans (55 cells × 8 seeds)."""
-    from prlstm.experiments.reporting.report import planned_runs
+    from prlstm.experiments.reporting.plan import planned_runs
 
     fair = ROOT / "results" / "cpu-fair"
     text = " ".join((fair / "README.md").read_text(encoding="utf-8").split())

@@ -199,7 +199,7 @@ def _planned_result(planned: dict[str, Any], score: float) -> dict[str, Any]:
 
 
 def test_preset_shows_every_planned_cell_and_its_progress() -> None:
-    from prlstm.experiments.reporting.report import NOT_RUN, planned_runs
+    from prlstm.experiments.reporting.plan import NOT_RUN, planned_runs
 
     planned = planned_runs("cpu-ablations")
     assert len(planned) == 126 and len({p["run_id"] for p in planned}) == 126
@@ -240,7 +240,7 @@ def test_report_cli_refuses_an_unknown_preset(results_tree: Path, capsys) -> Non
 
 
 def test_tuple_defaults_and_their_json_lists_label_alike() -> None:
-    from prlstm.experiments.reporting.report import planned_runs
+    from prlstm.experiments.reporting.plan import planned_runs
     from prlstm.experiments.reporting.results import variant_labels
 
     planned = [p for p in planned_runs("cpu-full") if p["model"] == "tape_rnn"][:1]
@@ -263,7 +263,7 @@ def test_a_tuned_preset_counts_the_runs_at_each_cells_chosen_lr(tmp_path: Path) 
     """cpu-fair trains its reporting seeds at the lr its tuning chose, so the plan reads the
     choice files: a run at the chosen lr counts, a cell with no choice yet counts nothing."""
     from prlstm.experiments.orchestrate.tuning import choice_path, write_choice
-    from prlstm.experiments.reporting.report import UNCHOSEN, planned_runs
+    from prlstm.experiments.reporting.plan import UNCHOSEN, planned_runs
 
     grid_lrs = [3e-4, 1e-3, 3e-3]
     label = "pr_lstm hidden_size=128"
@@ -289,7 +289,7 @@ def test_a_tuned_preset_counts_the_runs_at_each_cells_chosen_lr(tmp_path: Path) 
 
 def test_a_damaged_choice_file_leaves_its_cell_unchosen_in_the_plan(tmp_path: Path) -> None:
     from prlstm.experiments.orchestrate.tuning import choice_path
-    from prlstm.experiments.reporting.report import UNCHOSEN, planned_runs
+    from prlstm.experiments.reporting.plan import UNCHOSEN, planned_runs
 
     path = choice_path(tmp_path, "parity_check", "pr_lstm hidden_size=128")
     path.parent.mkdir(parents=True)
