@@ -18,9 +18,11 @@ from prlstm.experiments.reporting.comparison import (
     common_hparams,
     comparison_data,
     comparison_section,
+    find_choice,
+)
+from prlstm.experiments.reporting.comparison_text import (
     edge_note,
     escape,
-    find_choice,
     lr_text,
     render,
     short_verdict,

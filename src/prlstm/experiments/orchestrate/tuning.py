@@ -92,6 +92,11 @@ def choose_lr(candidates: Mapping[float, Sequence[float | None]]) -> float:
     return min(lr for lr, m in means.items() if m is not None and m >= best - TIE_TOLERANCE)
 
 
+EDGE_CHECK_FILE = "tuning/edge_check.json"
+"""Where an edge check (``results/cpu-fair/edge_check.py``) writes its summary, under a tuned
+sweep's output: the cells that chose an end of their grid, tried one step further out."""
+
+
 def edge_side(means: Mapping[float, float | None], chosen: float) -> str | None:
     """``"top"`` / ``"bottom"`` when ``chosen`` is the largest / smallest lr of a grid of two or
     more (``means``: lr -> mean validation score) and strictly better than every other lr

@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prlstm.experiments.reporting.comparison import (
+from prlstm.experiments.reporting.comparison_text import (
+    DASH,
     edge_note,
     escape,
     generalise_cell_text,
@@ -30,7 +31,6 @@ from prlstm.experiments.reporting.comparison import (
 )
 from prlstm.experiments.run.io import atomic_write, read_json
 
-DASH = "–"
 BEGIN, END = "<!-- summary:begin {} -->", "<!-- summary:end -->"
 
 
