@@ -1,9 +1,24 @@
-"""Independent oracles for the core tests (not used by the library)."""
+"""Independent oracles for the core tests (not used by the library), and a script loader."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """Import the Python file ``path`` (a script, not part of a package) as module ``name``,
+    registered in ``sys.modules`` so that its dataclasses and pickling work."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def associative_scan(f: Callable[[Any, Any], Any], xs: list[Any]) -> list[Any]:

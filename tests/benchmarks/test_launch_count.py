@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import torch
@@ -15,6 +13,7 @@ if not torch.cuda.is_available():
 import pytest  # noqa: E402
 
 from prlstm.ops import triton as tri  # noqa: E402
+from tests.helpers import load_script
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available() or not tri.available(),
                                 reason="counts kernels under the Triton CPU interpreter")
@@ -23,11 +22,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "launch_count.py"
 
 @pytest.fixture
 def counter(monkeypatch: pytest.MonkeyPatch):
-    spec = importlib.util.spec_from_file_location("prlstm_bench_launch_count", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load_script(SCRIPT, "prlstm_bench_launch_count")
     state = {"inside": False}
     module._patch(state, monkeypatch.setattr)
     return module, state

@@ -7,9 +7,7 @@ GPU target summary picks the fastest PR-LSTM forward and reports every variant.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import torch
@@ -20,18 +18,14 @@ if not torch.cuda.is_available():
 import pytest  # noqa: E402
 
 from prlstm.ops import triton as tri  # noqa: E402
+from tests.helpers import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "speed.py"
 
 
 @pytest.fixture(scope="module")
 def speed():
-    spec = importlib.util.spec_from_file_location("prlstm_bench_speed", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "prlstm_bench_speed")
 
 
 def test_prnet_rejects_unknown_backend(speed) -> None:

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.docs.harness import ROOT
+from tests.helpers import load_script
 
 DOCS = ROOT / "docs"
 CONFIG = ROOT / "mkdocs.yml"
@@ -21,10 +22,7 @@ CONFIG = ROOT / "mkdocs.yml"
 def _hook(name: str):
     """A module of docs/hooks/, loaded by path (it is not a package)."""
     path = DOCS / "hooks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"docs_hook_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, f"docs_hook_{name}")
 
 
 def test_every_page_is_in_the_navigation() -> None:

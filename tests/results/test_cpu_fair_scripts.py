@@ -4,14 +4,13 @@ judges them (by the tuning rule, on validation scores only)."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from prlstm.experiments.orchestrate.tuning import CONFIG_FILE, choice_path, write_choice
 from prlstm.experiments.run.io import read_json, write_json
+from tests.helpers import load_script
 
 from ..experiments.orchestrate.test_tuning import write_log
 
@@ -21,12 +20,7 @@ GRID = (3e-4, 1e-3, 3e-3)
 
 @pytest.fixture(scope="module")
 def edge_check():
-    spec = importlib.util.spec_from_file_location("prlstm_results_edge_check", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "prlstm_results_edge_check")
 
 
 def _tuning_run(root: Path, config, final_val: float) -> None:
