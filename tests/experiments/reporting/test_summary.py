@@ -132,3 +132,20 @@ def test_verdict_line_groups_the_pairs_by_what_survives() -> None:
 def test_the_summary_carries_each_tasks_verdict_line(data: dict[str, Any]) -> None:  # noqa: F811
     text = render_summary(data)
     assert "Distinguishable after Holm: lstm (reference higher)." in text.splitlines()
+
+
+def test_the_budget_line_states_seeds_lr_rule_and_device(data: dict[str, Any]) -> None:  # noqa: F811
+    from prlstm.experiments.reporting.summary import _ranges, budget_line
+
+    budget = data["budget"]
+    assert budget["seeds"] == list(range(8)) and budget["tuned_cells"] == 1
+    assert budget["cells"] == 2 and budget["lr_grids"] == [[1e-3, 3e-3]]
+    line = budget_line(budget)
+    assert line.startswith("Budget: seeds 0–7; ")
+    assert "lr of 1 of 2 cells chosen on validation from {1e-3, 3e-3} with tuning seed(s) 0–1" \
+        in line
+    assert budget_line(None) == "" and budget_line({}) == ""
+    assert line in render_summary(data).splitlines()
+    untuned = {**budget, "tuned_cells": 0, "lr_grids": [], "tuning_seeds": []}
+    assert "lr not tuned" in budget_line(untuned)
+    assert _ranges([0, 1, 2, 5, 7, 8]) == "0–2, 5, 7–8" and _ranges([3]) == "3"

@@ -198,7 +198,28 @@ def comparison_data(results: list[dict[str, Any]], root: str | Path,
         c["incomplete"] = c["n"] < usual
     return {"format": FORMAT, "threshold": SOLVED_THRESHOLD, "confidence": 0.95,
             "reference": reference, "usual_n": usual, "cells": cells, "pairs": pairs,
-            "edge_check": _edge_check(root)}
+            "edge_check": _edge_check(root), "budget": budget(results, cells)}
+
+
+def budget(results: list[dict[str, Any]], cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the runs were given, for the summary's budget line: devices, torch versions,
+    reporting seeds, batch sizes, the lr grids and tuning seeds of the choices (or, untuned,
+    the lrs used), and the pinned CPU settings' status."""
+    def distinct(values: Iterable[Any]) -> list[Any]:
+        return sorted({v for v in values if v is not None}, key=str)
+
+    tuned = [c for c in cells if c["lr"]["chosen"] is not None]
+    return {
+        "devices": distinct(str(r.get("device")) for r in results if r.get("device")),
+        "torch": distinct(r.get("torch_version") for r in results),
+        "seeds": sorted({s for c in cells for s in c["seeds"] if isinstance(s, int)}),
+        "batch_size": distinct((r.get("config") or {}).get("batch_size") for r in results),
+        "lr_grids": [list(g) for g in distinct(tuple(c["lr"]["grid"]) for c in tuned)],
+        "tuning_seeds": sorted({s for c in tuned for s in c["lr"]["tuning_seeds"] or ()}),
+        "tuned_cells": len(tuned), "cells": len(cells),
+        "cpu_pin": distinct(str((r.get("cpu_env") or {}).get("pin")) for r in results
+                            if r.get("cpu_env")),
+    }
 
 
 def _pair(ref: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:

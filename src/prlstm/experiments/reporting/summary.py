@@ -103,6 +103,42 @@ def verdict_line(task_pairs: list[dict[str, Any]]) -> str:
     return " ".join(f"{titles[k]}: {', '.join(v)}." for k, v in groups.items() if v)
 
 
+def budget_line(budget: dict[str, Any] | None) -> str:
+    """``Budget: …`` from ``comparison.json``'s ``budget`` (empty for a file without one)."""
+    if not budget:
+        return ""
+    parts = []
+    if seeds := budget["seeds"]:
+        parts.append(f"seeds {_ranges(seeds)}")
+    if budget["batch_size"]:
+        parts.append("batch " + "/".join(str(b) for b in budget["batch_size"]))
+    grids = [", ".join(lr_text(x) for x in g) for g in budget["lr_grids"]]
+    if budget["tuned_cells"]:
+        tuning = _ranges(budget["tuning_seeds"]) if budget["tuning_seeds"] else DASH
+        parts.append(f"lr of {budget['tuned_cells']} of {budget['cells']} cells chosen on "
+                     f"validation from {{{'} / {'.join(grids)}}} with tuning seed(s) {tuning}")
+    else:
+        parts.append("lr not tuned")
+    if budget["devices"]:
+        parts.append("device " + ", ".join(budget["devices"]))
+    if budget["torch"]:
+        parts.append("torch " + ", ".join(budget["torch"]))
+    if budget["cpu_pin"]:
+        parts.append("CPU pin " + ", ".join(escape(p) for p in budget["cpu_pin"]))
+    return "Budget: " + "; ".join(parts) + "; steps per task in the tables."
+
+
+def _ranges(values: list[int]) -> str:
+    """``0–7`` for 0..7, ``0, 2, 5–7`` for gaps."""
+    runs: list[list[int]] = []
+    for v in values:
+        if runs and v == runs[-1][-1] + 1:
+            runs[-1].append(v)
+        else:
+            runs.append([v])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+
+
 def render_summary(data: dict[str, Any]) -> str:
     """The summary tables of ``data`` (the contents of a ``comparison.json``)."""
     pairs = {(p["task"], p["other"]): p for p in data["pairs"]}
@@ -114,6 +150,8 @@ def render_summary(data: dict[str, Any]) -> str:
              + (f"; Holm: that pair's p adjusted over all {len(data['pairs'])} pairs "
                 "(Holm–Bonferroni), 'not after Holm' where it is 0.05 or more"
                 if any("holm_p" in p for p in data["pairs"]) else "") + ".", ""]
+    if line := budget_line(data.get("budget")):
+        lines += [line, ""]
     if settings := _settings(data["cells"]):
         lines += [settings, ""]
     if edges := edge_note(data["cells"], data.get("edge_check")):
