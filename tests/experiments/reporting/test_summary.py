@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,36 @@ def test_the_budget_line_states_seeds_lr_rule_and_device(data: dict[str, Any]) -
     untuned = {**budget, "tuned_cells": 0, "lr_grids": [], "tuning_seeds": []}
     assert "lr not tuned" in budget_line(untuned)
     assert _ranges([0, 1, 2, 5, 7, 8]) == "0–2, 5, 7–8" and _ranges([3]) == "3"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "No such file"),
+    ("{not json", "not a comparison.json of prlstm report"),
+    ('{"cells": [], "pairs": []}', "digest is missing or does not match"),
+])
+def test_a_bad_comparison_json_gets_one_line(tmp_path: Path, capsys, content: str | None,
+                                             message: str) -> None:
+    path = tmp_path / JSON_FILE
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"summary: error: {path}: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_edited_comparison_json_is_refused(tree: Path, capsys) -> None:  # noqa: F811
+    from prlstm.experiments.run.io import with_digest
+
+    write_comparison(load_results(tree), tree, tree)
+    saved = read_json(tree / JSON_FILE)
+    saved["pairs"][0]["fisher_p"] = 0.5  # a number changed by hand
+    (tree / JSON_FILE).write_text(json.dumps(saved), encoding="utf-8")
+    assert main([str(tree / JSON_FILE)]) == 2
+    assert "digest is missing or does not match" in capsys.readouterr().err
+    sealed_again = with_digest({k: v for k, v in saved.items() if k != "digest"})
+    del sealed_again["cells"][0]["n"]  # malformed but sealed: still one line, no traceback
+    (tree / JSON_FILE).write_text(json.dumps(with_digest(
+        {k: v for k, v in sealed_again.items() if k != "digest"})), encoding="utf-8")
+    assert main([str(tree / JSON_FILE)]) == 2
+    assert "a field is missing or malformed" in capsys.readouterr().err

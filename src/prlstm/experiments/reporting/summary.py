@@ -29,7 +29,7 @@ from prlstm.experiments.reporting.comparison_text import (
     seconds_text,
     short_verdict,
 )
-from prlstm.experiments.run.io import atomic_write, read_json
+from prlstm.experiments.run.io import atomic_write, read_json, sealed
 
 BEGIN, END = "<!-- summary:begin {} -->", "<!-- summary:end -->"
 
@@ -146,7 +146,8 @@ def render_summary(data: dict[str, Any]) -> str:
              f"{100 * data['threshold']:.0f} %; intervals at {100 * data['confidence']:.0f} % "
              "(Wilson for solve rates, bootstrap for mean scores). Times are medians over the "
              "runs, wall-clock (which other load on the machine inflates) and, in brackets, "
-             "the training process's CPU seconds (which it does not); against the reference: Fisher p on solves / permutation p on scores, "
+             "the training process's CPU seconds (which it does not); against the reference: "
+             "Fisher p on solves / permutation p on scores, "
              "distinguishable when the smaller is below 0.025"
              + (f"; Holm: that pair's p adjusted over all {len(data['pairs'])} pairs "
                 "(Holm–Bonferroni), 'not after Holm' where it is 0.05 or more"
@@ -211,7 +212,21 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    summary = render_summary(read_json(Path(args.comparison_json)))
+    source = Path(args.comparison_json)
+    try:
+        data = read_json(source)
+        if not sealed(data):
+            raise ValueError("its digest is missing or does not match its contents (edited "
+                             "or damaged); write it again with prlstm report")
+        summary = render_summary(data)
+    except OSError as err:
+        print(f"summary: error: {source}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        why = err if isinstance(err, ValueError) else f"a field is missing or malformed ({err!r})"
+        print(f"summary: error: {source}: not a comparison.json of prlstm report: {why}",
+              file=sys.stderr)
+        return 2
     if args.into is None:
         print(summary, end="")
         return 0
