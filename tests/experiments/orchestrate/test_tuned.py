@@ -70,6 +70,29 @@ def test_tune_choose_then_train_the_seeds(tmp_path: Path) -> None:
     assert not (tmp_path / "tuning" / "runs").exists()
 
 
+@pytest.mark.slow
+def test_a_wider_grid_reuses_the_trained_tuning_runs(tmp_path: Path) -> None:
+    """Re-running with more lrs trains only the new lrs' tuning runs, chooses again over the
+    whole wider grid (rewriting the choice file), and trains the reporting seeds at the new
+    choice; the report then counts only the runs at that lr."""
+    cells = label_cells([("parity_check", "rnn", {})])
+    run_tuned_sweep(cells, _make, tmp_path, tune_lrs=LRS, tune_seeds=[100], seeds=[0])
+    wider = [3e-4, *LRS]
+    summaries, chosen = run_tuned_sweep(cells, _make, tmp_path, tune_lrs=wider,
+                                        tune_seeds=[100], seeds=[0])
+    tuning = {s["lr"]: s["status"] for s in summaries if s["seed"] == 100}
+    assert tuning == {3e-4: "done", 1e-3: "skipped", 3e-2: "skipped"}
+    record = read_choice(choice_path(tmp_path, "parity_check", "rnn"))
+    assert list(record.grid) == wider
+    dirs = [tmp_path / "tuning" / "runs" / _make("parity_check", "rnn", {}, 100, lr).run_id()
+            for lr in wider]
+    scores = validation_scores(dirs)
+    assert record.chosen == chosen[("parity_check", "rnn")] == choose_lr(
+        {lr: list(v.values()) for lr, v in scores.items()})
+    reporting = [s for s in summaries if s["seed"] == 0]
+    assert [s["lr"] for s in reporting] == [record.chosen]
+
+
 def test_seeds_must_be_apart_and_validation_on(tmp_path: Path) -> None:
     cells = label_cells([("parity_check", "lstm", {})])
     with pytest.raises(ValueError, match=r"tuning seeds \[0\] are also reporting seeds"):
