@@ -320,3 +320,16 @@ def test_the_score_table_shows_each_columns_parameter_counts() -> None:
     assert by_column["pr_lstm"] == f"{low:,}–{high:,}"
     assert by_column["lstm"] == lstm_text
     assert "First row: each column's parameter counts" in markdown_table(runs)
+
+
+def test_the_plan_finds_choices_in_the_parent_like_the_comparison(tmp_path: Path) -> None:
+    """``prlstm report OUT/sub --preset ...`` finds OUT/tuning, as the comparison section does."""
+    from prlstm.experiments.orchestrate.tuning import choice_path, write_choice
+    from prlstm.experiments.reporting.plan import UNCHOSEN, planned_runs
+
+    label = "pr_lstm hidden_size=128"
+    write_choice(choice_path(tmp_path, "parity_check", label), "parity_check", label,
+                 [3e-4, 1e-3, 3e-3], {3e-4: {100: 0.5}, 1e-3: {100: 0.9}, 3e-3: {100: 0.6}},
+                 1e-3)
+    planned = planned_runs("cpu-fair", tmp_path / "sub")
+    assert sum(not p["run_id"].startswith(UNCHOSEN) for p in planned) == 8

@@ -75,8 +75,9 @@ UNCHOSEN = "lr-not-chosen-yet"
 
 def _tuned_lrs(preset: str, root: str | Path | None
                ) -> Callable[[str, str, dict[str, Any]], float | None]:
-    """``lr(task, model, hparams)``: the lr recorded under ``root`` for that cell of the tuned
-    ``preset`` (None: no choice recorded, an unreadable choice file, or no ``root``)."""
+    """``lr(task, model, hparams)``: the lr recorded under ``root`` (or its parent) for that
+    cell of the tuned ``preset`` (None: no choice recorded, an unreadable choice file, or no
+    ``root``)."""
     from prlstm.experiments.orchestrate.presets import get_preset, grid
     from prlstm.experiments.orchestrate.tuned import label_cells, recorded_choice
 
@@ -86,10 +87,14 @@ def _tuned_lrs(preset: str, root: str | Path | None
     lrs = list(chosen_preset.tune_lrs)
 
     def recorded(cell: Any) -> float | None:
-        try:
-            return recorded_choice(Path(root), cell, lrs) if root is not None else None
-        except (OSError, ValueError):  # a damaged choice file: the comparison section says so
-            return None
+        """The choice under ``root`` or its parent, as the comparison section finds it."""
+        for base in (Path(root), Path(root).parent) if root is not None else ():
+            try:
+                if (lr := recorded_choice(base, cell, lrs)) is not None:
+                    return lr
+            except (OSError, ValueError):  # damaged: the comparison section says so
+                return None
+        return None
 
     found = {(c.task, c.model, json.dumps(c.hparams, sort_keys=True, default=str)): recorded(c)
              for c in cells}
