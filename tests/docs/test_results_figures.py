@@ -57,3 +57,10 @@ def test_the_edge_checks_breakdown_matches_its_file() -> None:
     bucket = sorted(r["variant"] for r in won if r["task"] == "bucket_sort")
     assert bucket == ["linear_rnn", "lstm hidden_size=128", "pr_lstm hidden_size=128",
                       "pr_lstm hidden_size=69", "rnn hidden_size=479"]
+
+
+def test_the_pins_cost_matches_its_measurement() -> None:
+    data = read_json(ROOT / "benchmarks" / "results" / "pin_cost.json")["models"]
+    pct = {m: round(100 * (row["ratio"] - 1)) for m, row in data.items()}
+    assert (f"+{pct['pr_lstm']} % for PR-LSTM, +{pct['transformer']} % for the transformer, "
+            f"+{pct['rnn']} % for the RNN, +{pct['lstm']} % for the LSTM") in TEXT
