@@ -21,15 +21,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "results" / "cpu" / "runs"
+PINNED = ROOT / "results" / "cpu-pinned"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MODELS = ("pr_lstm", "lstm", "transformer")
 TASKS = ("parity_check", "cycle_navigation")
 EXTRA = ("1000", "2000", "5000", "10000")
 
 
-def _runs(task: str, model: str) -> list[dict]:
-    files = sorted((RUNS / task / model).glob("*/result.json"))
-    assert files, f"no runs of {task}/{model} under {RUNS}"
+def _runs(task: str, model: str, root: Path = RUNS) -> list[dict]:
+    files = sorted((root / task / model).glob("*/result.json"))
+    assert files, f"no runs of {task}/{model} under {root}"
     return [json.loads(f.read_text(encoding="utf-8")) for f in files]
 
 
@@ -110,9 +111,9 @@ def test_table_matches_the_runs(task: str) -> None:
             _lengths_cell(runs), (task, model)
 
 
-def _time_at(run: dict) -> float:
+def _time_at(run: dict, root: Path = RUNS) -> float:
     """The training clock (wall seconds) of the log row at the run's generalisation step."""
-    log = RUNS / run["run_id"] / "train_log.csv"
+    log = root / run["run_id"] / "train_log.csv"
     with log.open(encoding="utf-8") as f:
         row = next(r for r in csv.DictReader(f) if int(r["step"]) == run["steps_to_generalise"])
     return float(row["wall_seconds"])
@@ -160,8 +161,13 @@ def test_time_and_overheads_match_the_log() -> None:
     assert install + job == total
     runs = [r for t in TASKS for m in MODELS for r in _runs(t, m)]
     assert f"**{total} s** ({install} s install + {job} s for {len(runs)} runs" in text
-    assert f"{total / 60:.1f} minutes on 2 CPU cores from a fresh clone, install included" \
-        in _commands_section()
+    pinned = (PINNED / "main_job.log").read_text(encoding="utf-8")
+    p_install, p_job, p_total = map(int, re.search(
+        r"install (\d+) s; main job (\d+) s; total (\d+) s", pinned).groups())
+    assert p_install + p_job == p_total
+    assert (f"{p_total / 60:.1f} minutes on 2 CPU cores from a fresh clone, install included, "
+            "with the CPU pin") in _commands_section()
+    assert f"took **{p_total} s** ({p_install} s install + {p_job} s" in text
     overhead = sum(r["validation"]["seconds"] for r in runs if r["validation"]) / sum(
         r["train_seconds"] for r in runs if r["validation"])
     assert f"≈{100 * overhead:.1f} % of the {len(runs)} runs' training time" in text
@@ -261,3 +267,38 @@ def test_the_fair_grids_status_counts_its_committed_runs() -> None:
     else:
         assert f"; {len(runs)} of the {planned} had finished at " in text
     assert f"the {len(choices)} lr choices are committed" in text
+
+
+def _seed_scores(task: str, model: str, root: Path) -> str:
+    runs = sorted(_runs(task, model, root), key=lambda r: r["seed"])
+    return " / ".join(_pct(r["score"]) for r in runs)
+
+
+def test_the_pinned_rerun_matches_its_runs() -> None:
+    """The README's table of the pinned re-run (results/cpu-pinned): every seed's score next
+    to the same seed's score before the pin, and the steps-to-generalise ratio it gives."""
+    rows = {}
+    for line in _section().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and cells[0] in ("parity_check pinned", "cycle_navigation pinned"):
+            rows[cells[0].split()[0]] = cells[1:]
+    assert set(rows) == set(TASKS)
+    for task in TASKS:
+        for column, model in enumerate(MODELS):
+            want = (f"{_seed_scores(task, model, PINNED / 'runs')} "
+                    f"(was {_seed_scores(task, model, RUNS)})")
+            assert rows[task][column] == want, (task, model)
+    pr = _runs("parity_check", "pr_lstm", PINNED / "runs")
+    lstm = _runs("parity_check", "lstm", PINNED / "runs")
+    pr_step = statistics.median(r["steps_to_generalise"] for r in pr)
+    lstm_step = statistics.median(r["steps_to_generalise"] for r in lstm)
+    text = " ".join(_section().split())
+    assert (f"pinned: ~{lstm_step / pr_step:.1f}× (median step {pr_step:,.0f} vs "
+            f"{lstm_step:,.0f})") in text
+    for run in pr + lstm:  # the pinned runs were computed under the pin
+        assert run["cpu_env"]["pin"] == "on", run["run_id"]
+    assert "Which runs solve does not change" in text
+    for task in TASKS:
+        for model in MODELS:
+            before = {r["seed"]: r["solved"] for r in _runs(task, model)}
+            assert {r["seed"]: r["solved"] for r in _runs(task, model, PINNED / "runs")} == before
