@@ -8,14 +8,18 @@ separate clone). Copied: every reporting run with a ``result.json`` (its ``confi
 the ``config.json`` and ``train_log.csv`` of every tuning run trained to its last step, and
 ``tuning/edge_check.json`` (``edge_check.py``) when there is one.
 Unfinished runs, checkpoints and lock files are not copied, so the copy holds only numbers
-that will not change; a sweep started on this directory resumes from the choice files.
+that will not change; a sweep started on this directory resumes from the choice files. The
+status line of ``results/cpu-fair/README.md`` ("N of the 440 had finished at HH:MM UTC") is
+then rewritten with the count of reporting runs here.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent / "runs"
@@ -61,8 +65,28 @@ def collect(source: Path, dest: Path = HERE) -> tuple[int, int]:
     return runs, choices
 
 
+STATUS = re.compile(r"; \d+ of the (\d+) had finished at [0-9:]+ UTC\.\*\*")
+
+
+def update_status(readme: Path, dest: Path = HERE, now: str | None = None) -> int:
+    """Rewrite the README's "N of the 440 had finished at HH:MM UTC" with the reporting runs
+    now under ``dest``; returns N. Raises ValueError when the README has no such line."""
+    count = sum(1 for r in dest.rglob("result.json") if "tuning" not in r.relative_to(dest).parts)
+    text = readme.read_text(encoding="utf-8")
+    if not STATUS.search(text):
+        raise ValueError(f"{readme}: no 'N of the ... had finished at HH:MM UTC.**' status line")
+    stamp = now or datetime.now(timezone.utc).strftime("%H:%M")
+    text = STATUS.sub(lambda m: f"; {count} of the {m.group(1)} had finished at {stamp} UTC.**",
+                      text, count=1)
+    tmp = readme.with_name(f".{readme.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(readme)
+    return count
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir():
         raise SystemExit("usage: python results/cpu-fair/collect.py SOURCE_RUNS_DIR")
     runs, choices = collect(Path(sys.argv[1]))
-    print(f"copied {runs} runs and {choices} lr choices")
+    finished = update_status(HERE.parent / "README.md")
+    print(f"copied {runs} runs and {choices} lr choices; README status: {finished} finished")

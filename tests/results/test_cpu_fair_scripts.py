@@ -104,3 +104,21 @@ def test_a_run_that_diverges_at_the_outward_lr_loses(edge_check, tmp_path: Path,
     assert edge_check.main([str(tmp_path), "--no-train"]) == 0  # remembers the divergence
     again = read_json(tmp_path / edge_check.SUMMARY)
     assert again["cells"][0]["diverged"] == {config.run_id(): error}
+
+
+def test_collect_rewrites_the_status_line(tmp_path: Path) -> None:
+    collect = load_script(SCRIPT.parent / "collect.py", "prlstm_results_collect")
+    runs = tmp_path / "runs"
+    for rel in ("parity_check/pr_lstm/s0", "parity_check/pr_lstm/s1",
+                "tuning/runs/parity_check/pr_lstm/s100"):  # a tuning run does not count
+        (runs / rel).mkdir(parents=True)
+        (runs / rel / "result.json").write_text("{}", encoding="utf-8")
+    readme = tmp_path / "README.md"
+    readme.write_text("**Status: running; 1 of the 440 had finished at 08:00 UTC.** More.\n",
+                      encoding="utf-8")
+    assert collect.update_status(readme, runs, now="09:30") == 2
+    assert readme.read_text(encoding="utf-8") == (
+        "**Status: running; 2 of the 440 had finished at 09:30 UTC.** More.\n")
+    readme.write_text("no status here\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no 'N of the"):
+        collect.update_status(readme, runs)
