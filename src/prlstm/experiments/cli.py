@@ -347,7 +347,8 @@ def register(subparsers: Any) -> None:
                    help="show every cell of this preset's grid ('not run yet' where no run "
                         "finished) and a finished/planned progress table")
     p.add_argument("--reference", help="variant the fair-comparison pairs test against "
-                   "(default: the first pr_lstm variant)")
+                   "(default: the first pr_lstm variant); a variant of another model is "
+                   "tested against the width of this model nearest to it in parameter count")
     p.set_defaults(func=cmd_report)
 
     p = subparsers.add_parser("reproduce", help="re-train a saved run and compare its numbers",

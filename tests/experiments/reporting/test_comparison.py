@@ -239,11 +239,12 @@ def test_markdown_table(tree: Path, data: dict[str, Any]) -> None:
     lo, hi = wilson_interval(1, 8)
     assert rows["lstm"][2:5] == ["1e-3 (untuned)", "8", f"1/8 ({100 * lo:.0f}–{100 * hi:.0f} %)"]
     pair = data["pairs"][0]
-    pair_row = next(line for line in text.splitlines() if line.startswith("| lstm | 8 vs 8"))
+    pair_row = next(line for line in text.splitlines()
+                    if line.startswith("| lstm | pr_lstm | 8 vs 8"))
     # one pair in the report: Holm leaves its p (twice the smaller of the two) as it is
     holm = 2 * min(pair["fisher_p"], pair["permutation_p"])
     assert pair["holm_p"] == pytest.approx(holm) and pair["survives_holm"] is (holm < 0.05)
-    assert pair_row == (f"| lstm | 8 vs 8 | 7 vs 1 | {pair['fisher_p']:.2g} | "
+    assert pair_row == (f"| lstm | pr_lstm | 8 vs 8 | 7 vs 1 | {pair['fisher_p']:.2g} | "
                         f"{pair['permutation_p']:.2g} | {holm:.2g} | "
                         "distinguishable, reference higher |")
     assert "2 runs at non-chosen learning rates are left out." in text
@@ -280,8 +281,8 @@ def test_reference_from_the_cli(tree: Path, tmp_path: Path) -> None:
     assert main(["report", str(tree), "--out", str(out), "--no-plots",
                  "--reference", "lstm"]) == 0
     text = (out / "report.md").read_text()
-    assert "lstm against each other variant:" in text
-    assert "| pr_lstm | 8 vs 8 | 1 vs 7 |" in text
+    assert "Each other variant against lstm or," in text
+    assert "| pr_lstm | lstm | 8 vs 8 | 1 vs 7 |" in text
 
 
 def test_single_runs_give_no_section(tmp_path: Path) -> None:
@@ -328,7 +329,7 @@ def test_incomplete_pooled_and_unattainable(tmp_path: Path) -> None:
     assert "At n = 4 vs 1, 4 vs 4 no outcome could be distinguishable" in text
     alone = comparison_section(results, tmp_path, reference="gru")
     assert "No pairs on parity_check: the reference has no scored run there." in alone
-    assert "against each other variant" not in alone
+    assert "Each other variant against" not in alone
 
 
 def test_choice_in_parent_and_damaged_choice(tmp_path: Path) -> None:
@@ -429,3 +430,39 @@ def test_comparison_data_reads_an_edge_check_next_to_the_choices(tmp_path: Path)
                                                        "outward_wins": 1}
     path.write_text("{damaged", encoding="utf-8")
     assert _edge_check(runs) is None  # unreadable: no sentence rather than a failed report
+
+
+def _sized(model: str, hidden: int, parameters: int, scores: list[float]) -> list[dict[str, Any]]:
+    """In-memory results of one variant (its width in ``config.hparams``, its size recorded)."""
+    return [{**_fake("parity_check", model, s, score), "parameters": parameters,
+             "config": {"hparams": {"hidden_size": hidden}}} for s, score in enumerate(scores)]
+
+
+def test_each_variant_is_tested_against_the_reference_model_nearest_in_size(
+        tmp_path: Path) -> None:
+    """The cpu-fair layout: PR-LSTM at two widths; the LSTM at its own width goes against
+    PR-LSTM at the LSTM's size, the matched LSTM and a rival against PR-LSTM at H = 128, and
+    the small PR-LSTM against the big one (its own model: the reference)."""
+    results = (_sized("pr_lstm", 128, 232_322, [1.0] * 8) + _sized("pr_lstm", 69, 68_243,
+                                                                   [1.0] * 4 + [0.5] * 4)
+               + _sized("lstm", 128, 67_842, [0.5] * 8) + _sized("lstm", 239, 232_788, [0.5] * 8)
+               + _sized("rnn", 128, 17_282, [1.0] * 8) + _sized("mamba", 127, 240_000, [0.5] * 8))
+    data = comparison_data(results, tmp_path)
+    assert data["reference"] == "pr_lstm hidden_size=128"
+    against = {p["other"]: p["reference"] for p in data["pairs"]}
+    assert against == {"pr_lstm hidden_size=69": "pr_lstm hidden_size=128",
+                       "lstm hidden_size=128": "pr_lstm hidden_size=69",
+                       "lstm hidden_size=239": "pr_lstm hidden_size=128",
+                       "rnn": "pr_lstm hidden_size=69", "mamba": "pr_lstm hidden_size=128"}
+    small = next(p for p in data["pairs"] if p["other"] == "lstm hidden_size=128")
+    assert (small["solves_reference"], small["solves_other"]) == (4, 0)
+    text = comparison_section(results, tmp_path)
+    assert "| lstm hidden_size=128 | pr_lstm hidden_size=69 | 8 vs 8 | 4 vs 0 |" in text
+    # a size tie goes to the reference (either order); an unknown size too
+    for big, small in ((400, 100), (100, 400)):
+        pr = _sized("pr_lstm", 128, big, [1.0] * 4) + _sized("pr_lstm", 69, small, [1.0] * 4)
+        tie = _sized("gru", 10, 200, [0.5] * 4)
+        unknown = [{**r, "parameters": None} for r in _sized("custom", 10, 1, [0.5] * 4)]
+        more = comparison_data(pr + tie + unknown, tmp_path)
+        against = {p["other"]: p["reference"] for p in more["pairs"]}
+        assert against["gru"] == against["custom"] == "pr_lstm hidden_size=128"

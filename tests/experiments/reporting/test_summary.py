@@ -21,7 +21,14 @@ from prlstm.experiments.reporting.summary import (
 )
 from prlstm.experiments.run.io import read_json
 
-from .test_comparison import LSTM_SCORES, PR_PARAMETERS, PR_SCORES, data, tree  # noqa: F401
+from .test_comparison import (  # noqa: F401
+    LSTM_SCORES,
+    PR_PARAMETERS,
+    PR_SCORES,
+    _sized,
+    data,
+    tree,
+)
 
 
 def _rows(text: str) -> dict[str, list[str]]:
@@ -183,3 +190,20 @@ def test_an_edited_comparison_json_is_refused(tree: Path, capsys) -> None:  # no
         {k: v for k, v in sealed_again.items() if k != "digest"})), encoding="utf-8")
     assert main([str(tree / JSON_FILE)]) == 2
     assert "a field is missing or malformed" in capsys.readouterr().err
+
+
+def test_a_pair_against_the_size_matched_variant_names_it(tmp_path: Path) -> None:
+    from prlstm.experiments.reporting.comparison import comparison_data
+
+    results = (_sized("pr_lstm", 128, 232_322, [1.0] * 8) + _sized("pr_lstm", 69, 68_243,
+                                                                   [1.0] * 8)
+               + _sized("lstm", 128, 67_842, [0.5] * 8) + _sized("lstm", 239, 232_788, [1.0] * 8))
+    matched = comparison_data(results, tmp_path)
+    rows = _rows(render_summary(matched))
+    assert rows["lstm hidden_size=128"][-1].startswith("vs pr_lstm hidden_size=69: ")
+    assert rows["lstm hidden_size=128"][-1].endswith("distinguishable, reference higher")
+    assert rows["lstm hidden_size=239"][-1].startswith("1 / 1")  # against the reference
+    line = verdict_line(matched["pairs"], matched["reference"])
+    assert line == ("Distinguishable after Holm: lstm hidden_size=128 vs pr_lstm hidden_size=69 "
+                    "(reference higher). Not distinguishable: pr_lstm hidden_size=69, "
+                    "lstm hidden_size=239.")

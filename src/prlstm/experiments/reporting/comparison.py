@@ -186,7 +186,7 @@ def comparison_data(results: list[dict[str, Any]], root: str | Path,
     cells = [cell_entry(t, m, groups[(t, m)], root) for t in tasks for m in labels
              if (t, m) in groups]
     refs = {c["task"]: c for c in cells if c["variant"] == reference and c["n"]}
-    pairs = [_pair(refs[c["task"]], c) for c in cells
+    pairs = [_pair(matched_reference(c, cells, refs[c["task"]]), c) for c in cells
              if c["task"] in refs and c is not refs[c["task"]] and c["n"]]
     # Holm over every pair of the report, each pair's p being Bonferroni over its two tests
     for pair, holm in zip(pairs, holm_adjusted(
@@ -199,6 +199,25 @@ def comparison_data(results: list[dict[str, Any]], root: str | Path,
     return {"format": FORMAT, "threshold": SOLVED_THRESHOLD, "confidence": 0.95,
             "reference": reference, "usual_n": usual, "cells": cells, "pairs": pairs,
             "edge_check": _edge_check(root), "budget": budget(results, cells)}
+
+
+def matched_reference(cell: dict[str, Any], cells: list[dict[str, Any]],
+                      reference: dict[str, Any]) -> dict[str, Any]:
+    """The cell ``cell`` is tested against: of the scored cells of ``reference``'s model on
+    its task, the one nearest to it in parameter count (ratio of the counts; ties, unknown
+    counts and the reference model's own other variants go to ``reference``). In ``cpu-fair``
+    that sets the LSTM and the RNN at H = 128 against PR-LSTM at the LSTM's size, and every
+    PR-LSTM-sized variant against PR-LSTM at H = 128."""
+    if cell["model"] == reference["model"] or not cell["parameters"]:
+        return reference
+    size = statistics.median(cell["parameters"])
+    candidates = [c for c in cells if c["task"] == cell["task"] and c["n"]
+                  and c["model"] == reference["model"] and c["parameters"]]
+
+    def distance(c: dict[str, Any]) -> tuple[float, bool]:
+        return abs(math.log(statistics.median(c["parameters"]) / size)), c is not reference
+
+    return min(candidates, key=distance, default=reference)
 
 
 def budget(results: list[dict[str, Any]], cells: list[dict[str, Any]]) -> dict[str, Any]:

@@ -102,7 +102,8 @@ def _row(c: dict[str, Any]) -> str:
 def _pair_row(p: dict[str, Any]) -> str:
     """A table row of one pair (the other variant's name escaped)."""
     holm = p.get("holm_p")
-    return (f"| {escape(p['other'])} | {p['n_reference']} vs {p['n_other']} | "
+    return (f"| {escape(p['other'])} | {escape(p['reference'])} | "
+            f"{p['n_reference']} vs {p['n_other']} | "
             f"{p['solves_reference']} vs {p['solves_other']} | {p['fisher_p']:.2g} | "
             f"{p['permutation_p']:.2g} | {DASH if holm is None else f'{holm:.2g}'} | "
             f"{short_verdict(p)} |")
@@ -230,7 +231,8 @@ def render(data: dict[str, Any]) -> str:
     ref = data["reference"]
     lines = ["## Fair comparison", "",
              "Runs at the lr chosen on validation where a choice was recorded; pairs against "
-             f"{escape(ref) if ref else DASH}. Times: training seconds without validation or "
+             f"{escape(ref) if ref else DASH} (or its model's variant nearest in size). "
+             "Times: training seconds without validation or "
              "warm-up, wall-clock and (where recorded) the training process's CPU seconds, "
              "which other jobs on the machine do not inflate (to generalise: the log's "
              "wall clock at that step, median).", ""]
@@ -243,7 +245,10 @@ def render(data: dict[str, Any]) -> str:
                   *_choice_table([c for c in data["cells"] if c["task"] == task])]
         pairs = [p for p in data["pairs"] if p["task"] == task]
         if pairs:
-            lines += [f"{escape(ref)} against each other variant:", "",
-                      "| Other | n | Solves | Fisher p | Permutation p | Holm p | Verdict |",
-                      "|---|---|---|---|---|---|---|", *(_pair_row(p) for p in pairs), ""]
+            lines += [f"Each other variant against {escape(ref)} or, where another variant of "
+                      "its model is nearer to it in parameter count, against that one (n, "
+                      "solves: reference vs other):", "",
+                      "| Variant | Against | n | Solves | Fisher p | Permutation p | Holm p | "
+                      "Verdict |",
+                      "|---|---|---|---|---|---|---|---|", *(_pair_row(p) for p in pairs), ""]
     return "\n".join([*lines, *_footnote(data)]) + "\n"

@@ -16,7 +16,8 @@ docs/experiments.md#e6-accuracy-vs-length.
 * ``comparison.png`` (from a fair comparison's numbers, :func:`comparison_figure`): a row per
   task, the solve rate with its Wilson interval (left) and the mean score with its bootstrap
   interval (right) of every variant; the reference in black, variants distinguishable from it
-  marked ``*``, ``**`` where that holds after Holm's correction over all the pairs.
+  (or from its model's variant nearest in size) marked ``*``, ``**`` where that holds after
+  Holm's correction over all the pairs.
 """
 
 from __future__ import annotations
@@ -247,7 +248,8 @@ def comparison_figure(data: dict[str, Any]) -> Any:
         row[1].tick_params(labelleft=False)
     axes[-1][0].set_xlabel("solved runs, % (Wilson 95 % CI)", fontsize=8)
     axes[-1][1].set_xlabel("mean score, % (bootstrap 95 % CI)", fontsize=8)
-    fig.suptitle(f"reference (black): {data['reference']}; * distinguishable from it, "
+    fig.suptitle(f"reference (black): {data['reference']}; * distinguishable from it (or from "
+                 "its model's variant nearest in size), "
                  f"** also after Holm over all pairs (solved: score ≥ "
                  f"{100 * data['threshold']:.0f} %)", fontsize=8)
     fig.tight_layout()

@@ -2,10 +2,11 @@
 
 One table per task: every variant's parameters, steps, chosen lr, solve count with its Wilson
 interval, mean score with its bootstrap interval, median training time, steps (and seconds) to
-generalise, and — against the reference variant — the Fisher and permutation p-values, the
-Holm-adjusted p over all the pairs, and the verdict. The README quotes this block verbatim between
-``<!-- summary:begin FILE -->`` and ``<!-- summary:end -->`` markers, and a test re-renders it
-from the committed ``comparison.json``, so a number there cannot drift from its data::
+generalise, and — against the reference variant, or its model's variant nearest in size —
+the Fisher and permutation p-values, the Holm-adjusted p over all the pairs, and the verdict.
+The README quotes this block verbatim between ``<!-- summary:begin FILE -->`` and
+``<!-- summary:end -->`` markers, and a test re-renders it from the committed
+``comparison.json``, so a number there cannot drift from its data::
 
     python -m prlstm.experiments.reporting.summary results/cpu-fair/report/comparison.json
     python -m prlstm.experiments.reporting.summary results/cpu-fair/report/comparison.json \\
@@ -45,7 +46,7 @@ def _time(cell: dict[str, Any]) -> str:
                                                         else f" ({seconds_text(cpu)} CPU)")
 
 
-def _row(cell: dict[str, Any], pair: dict[str, Any] | None) -> str:
+def _row(cell: dict[str, Any], pair: dict[str, Any] | None, reference: str) -> str:
     params = "/".join(f"{p:,}" for p in cell["parameters"]) or DASH
     steps = "/".join(str(s) for s in cell["steps"]) or DASH
     chosen = cell["lr"]["chosen"]
@@ -59,7 +60,8 @@ def _row(cell: dict[str, Any], pair: dict[str, Any] | None) -> str:
         versus = "reference"
     else:
         holm = pair.get("holm_p")
-        versus = (f"{pair['fisher_p']:.2g} / {pair['permutation_p']:.2g}"
+        against = "" if pair["reference"] == reference else f"vs {escape(pair['reference'])}: "
+        versus = (f"{against}{pair['fisher_p']:.2g} / {pair['permutation_p']:.2g}"
                   f"{'' if holm is None else f' · Holm {holm:.2g}'}: {short_verdict(pair)}")
     return f"{head} {solved} | {mean} | {_time(cell)} | {generalise_cell_text(cell)} | {versus} |"
 
@@ -82,13 +84,16 @@ def _settings(cells: list[dict[str, Any]]) -> str:
     return ("Settings not in the names: " + "; ".join(parts) + ".") if parts else ""
 
 
-def verdict_line(task_pairs: list[dict[str, Any]]) -> str:
+def verdict_line(task_pairs: list[dict[str, Any]], reference: str | None = None) -> str:
     """One task's pairs grouped by what survives: ``Distinguishable after Holm: lstm (reference
     higher). Distinguishable only before Holm: rnn. Not distinguishable: mamba, mlstm.`` (empty
-    without pairs)."""
+    without pairs); a pair against another variant than ``reference`` names it (``lstm vs
+    pr_lstm hidden_size=69``)."""
     groups: dict[str, list[str]] = {"after": [], "before": [], "not": [], "futile": []}
     for p in task_pairs:
         name = escape(p["other"])
+        if reference is not None and p["reference"] != reference:
+            name += f" vs {escape(p['reference'])}"
         if p["distinguishable"]:
             side = "higher" if reference_higher(p) else "lower"
             neither = ", neither solved a run" if p["solves_reference"] == p["solves_other"] == 0 \
@@ -146,8 +151,9 @@ def render_summary(data: dict[str, Any]) -> str:
              f"{100 * data['threshold']:.0f} %; intervals at {100 * data['confidence']:.0f} % "
              "(Wilson for solve rates, bootstrap for mean scores). Times are medians over the "
              "runs, wall-clock (which other load on the machine inflates) and, in brackets, "
-             "the training process's CPU seconds (which it does not); against the reference: "
-             "Fisher p on solves / permutation p on scores, "
+             "the training process's CPU seconds (which it does not); against the reference "
+             "(or, where another variant of its model is nearer in parameter count, that "
+             "variant, named): Fisher p on solves / permutation p on scores, "
              "distinguishable when the smaller is below 0.025"
              + (f"; Holm: that pair's p adjusted over all {len(data['pairs'])} pairs "
                 "(Holm–Bonferroni), 'not after Holm' where it is 0.05 or more"
@@ -164,9 +170,10 @@ def render_summary(data: dict[str, Any]) -> str:
                   "| train time | steps to generalise · time | against the reference |",
                   "|---|---|---|---|---|---|---|---|---|"]
         lines += [_row(c, None if c["variant"] == data["reference"]
-                       else pairs.get((task, c["variant"])))
+                       else pairs.get((task, c["variant"])), data["reference"])
                   for c in data["cells"] if c["task"] == task]
-        if line := verdict_line([p for p in data["pairs"] if p["task"] == task]):
+        if line := verdict_line([p for p in data["pairs"] if p["task"] == task],
+                                data["reference"]):
             lines += ["", line]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
