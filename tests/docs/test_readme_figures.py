@@ -187,6 +187,34 @@ def test_quoted_comparison_summaries_match_their_data() -> None:
         assert "no claim is made from it until it is complete" in " ".join(README.split())
 
 
+def _quoting_files() -> list[Path]:
+    """The Markdown files a summary block may live in: the README, the docs and each results
+    directory's README."""
+    return [ROOT / "README.md", *sorted(ROOT.glob("docs/**/*.md")),
+            *sorted(ROOT.glob("results/*/README.md"))]
+
+
+def test_every_quoted_summary_matches_its_data() -> None:
+    """A summary block anywhere in the docs or the results READMEs (an interim report of the
+    finished tasks of a running grid, say) is what its committed ``comparison.json`` renders,
+    and prose there quotes no interval its blocks do not hold."""
+    from prlstm.experiments.reporting.summary import quoted_block, render_summary
+    from prlstm.experiments.run.io import read_json
+
+    for path in _quoting_files():
+        text = path.read_text(encoding="utf-8")
+        sources = re.findall(r"^<!-- summary:begin (\S+) -->", text, flags=re.M)  # not `code`
+        for source in sources:
+            assert quoted_block(text, source) == render_summary(read_json(ROOT / source)), (
+                path, source)
+        if sources:
+            blocks = " ".join(text[m.end():text.index("<!-- summary:end -->", m.end())]
+                              for m in re.finditer(r"^<!-- summary:begin \S+ -->", text,
+                                                   flags=re.M))
+            quoted = INTERVAL.findall(" ".join(_outside_blocks(text).split()))
+            assert [q for q in quoted if q not in blocks] == [], path
+
+
 INTERVAL = re.compile(r"\d+/\d+ \(\d+–\d+ %\)|\d+(?:\.\d+)? \(\d+(?:\.\d+)?–\d+(?:\.\d+)?\)")
 
 
