@@ -1,0 +1,67 @@
+"""The interim reports of cpu-fair's finished tasks: each is what the committed runs give, and
+the prose of ``results/cpu-fair/README.md`` quotes its numbers correctly."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from prlstm.experiments.reporting.comparison import comparison_data
+from prlstm.experiments.reporting.results import load_results
+from prlstm.experiments.run.io import intact, read_json
+
+ROOT = Path(__file__).resolve().parents[2]
+FAIR = ROOT / "results" / "cpu-fair"
+INTERIM = sorted((FAIR / "interim").glob("*/comparison.json"))
+README = " ".join((FAIR / "README.md").read_text(encoding="utf-8").split())
+VARIANTS, SEEDS = 11, 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", INTERIM, ids=[p.parent.name for p in INTERIM])
+def test_an_interim_report_is_what_the_committed_runs_give(path: Path, monkeypatch) -> None:
+    """Complete (every variant at all 8 seeds), sealed, and equal to a fresh computation from
+    ``results/cpu-fair/runs/TASK`` (paths in the file are relative to the repository)."""
+    saved = read_json(path)
+    assert intact(saved)
+    task = path.parent.name
+    assert {c["task"] for c in saved["cells"]} == {task}
+    assert len(saved["cells"]) == VARIANTS and all(c["n"] == SEEDS for c in saved["cells"])
+    monkeypatch.chdir(ROOT)
+    runs = os.path.join("results", "cpu-fair", "runs", task)
+    fresh = comparison_data(load_results(runs), runs)
+    assert fresh["cells"] == saved["cells"] and fresh["pairs"] == saved["pairs"]
+
+
+def _cell(data: dict, variant: str) -> dict:
+    return next(c for c in data["cells"] if c["variant"] == variant)
+
+
+def _pair(data: dict, other: str) -> dict:
+    return next(p for p in data["pairs"] if p["other"] == other)
+
+
+def test_the_parity_check_prose_quotes_its_report() -> None:
+    data = read_json(FAIR / "interim" / "parity_check" / "comparison.json")
+    small = _pair(data, "lstm hidden_size=128")
+    assert small["reference"] == "pr_lstm hidden_size=69" and not small["distinguishable"]
+    assert (f"not distinguishable (Fisher p = {small['fisher_p']:.2g} on solves, permutation "
+            f"p = {small['permutation_p']:.2g} on scores") in README
+    rnn = _pair(data, "rnn hidden_size=128")
+    assert rnn["reference"] == "pr_lstm hidden_size=69" and not rnn["distinguishable"]
+    assert f"(p = {rnn['fisher_p']:.2g} for both tests)" in README
+    assert f"{rnn['permutation_p']:.2g}" == f"{rnn['fisher_p']:.2g}"
+    after = [p["other"] for p in data["pairs"] if p["survives_holm"]]
+    assert after == ["lstm hidden_size=239", "mingru", "mamba", "mlstm"]
+    assert all(_cell(data, v)["solves"] == 0 for v in after)
+    level = [p["other"] for p in data["pairs"] if not p["distinguishable"]
+             and p["reference"] == data["reference"]]
+    assert level == ["pr_lstm hidden_size=69", "rnn hidden_size=479", "linear_rnn", "deltanet"]
+    cpu = {v: round(_cell(data, v)["median_train_cpu_seconds"])
+           for v in ("pr_lstm hidden_size=128", "lstm hidden_size=239")}
+    assert (f"a median {cpu['pr_lstm hidden_size=128']} s of CPU time, the LSTM at H = 239 for "
+            f"{cpu['lstm hidden_size=239']} s") in README
+    assert re.search(r"\bsolves 8/8 \(68–100 %\)", README)
