@@ -466,3 +466,16 @@ def test_each_variant_is_tested_against_the_reference_model_nearest_in_size(
         more = comparison_data(pr + tie + unknown, tmp_path)
         against = {p["other"]: p["reference"] for p in more["pairs"]}
         assert against["gru"] == against["custom"] == "pr_lstm hidden_size=128"
+
+
+def test_the_plot_names_a_pairs_size_matched_reference(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from prlstm.experiments.reporting.plots import comparison_figure
+
+    results = (_sized("pr_lstm", 128, 232_322, [1.0] * 8) + _sized("pr_lstm", 69, 68_243,
+                                                                   [1.0] * 8)
+               + _sized("lstm", 128, 67_842, [0.5] * 8) + _sized("lstm", 239, 232_788, [1.0] * 8))
+    fig = comparison_figure(comparison_data(results, tmp_path))
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "pr_lstm hidden_size=128", "pr_lstm hidden_size=69",
+        "lstm hidden_size=128 (vs pr_lstm hidden_size=69) **", "lstm hidden_size=239"]

@@ -226,13 +226,16 @@ def comparison_figure(data: dict[str, Any]) -> Any:
         raise ValueError("comparison data must hold at least one scored cell, got none")
     marks = {(p["task"], p["other"]): " **" if p.get("survives_holm") else " *"
              for p in data["pairs"] if p["distinguishable"]}
+    against = {(p["task"], p["other"]): f" (vs {p['reference']})" for p in data["pairs"]
+               if p["reference"] != data["reference"]}
     plt = _pyplot()
     most = max(sum(c["task"] == t for c in cells) for t in task_names)
     fig, axes = plt.subplots(len(task_names), 2, squeeze=False, sharex=True,
                              figsize=(9.0, 0.6 + len(task_names) * (0.5 + 0.26 * most)))
     for row, task in zip(axes, task_names, strict=True):
         here = [c for c in cells if c["task"] == task]
-        labels = [c["variant"] + marks.get((task, c["variant"]), "") for c in here]
+        labels = [c["variant"] + against.get((task, c["variant"]), "")
+                  + marks.get((task, c["variant"]), "") for c in here]
         for ax, value, interval in ((row[0], "solve_rate", "solve_ci"),
                                     (row[1], "mean", "mean_ci")):
             for y, c in enumerate(here):
