@@ -424,10 +424,20 @@ def test_comparison_data_reads_an_edge_check_next_to_the_choices(tmp_path: Path)
     assert _edge_check(runs) is None
     path = runs / "tuning" / "edge_check.json"
     path.parent.mkdir()
-    write_json(path, {"edge_cells": 3, "finished": 2, "outward_wins": 1, "cells": []})
+    checked = [{"task": t, "variant": v, "finished": f, "outward_wins": w} for t, v, f, w in (
+        ("parity_check", "lstm", True, True), ("parity_check", "rnn", False, None),
+        ("bucket_sort", "lstm", True, False))]
+    write_json(path, {"edge_cells": 3, "finished": 2, "outward_wins": 1, "cells": checked})
     assert _edge_check(runs) == {"edge_cells": 3, "finished": 2, "outward_wins": 1}
-    assert comparison_data([], runs)["edge_check"] == {"edge_cells": 3, "finished": 2,
-                                                       "outward_wins": 1}
+    # a report of some cells counts the checked cells among them
+    results = [_fake(t, m, s, 0.5) for t in ("parity_check", "bucket_sort")
+               for m in ("lstm", "gru") for s in range(2)]
+    assert comparison_data(results, runs)["edge_check"] == {"edge_cells": 2, "finished": 2,
+                                                            "outward_wins": 1}
+    assert comparison_data(results[:4], runs)["edge_check"] == {
+        "edge_cells": 1, "finished": 1, "outward_wins": 1}  # parity_check only
+    assert comparison_data([], runs)["edge_check"] == {"edge_cells": 0, "finished": 0,
+                                                       "outward_wins": 0}
     path.write_text("{damaged", encoding="utf-8")
     assert _edge_check(runs) is None  # unreadable: no sentence rather than a failed report
 

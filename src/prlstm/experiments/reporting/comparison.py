@@ -198,7 +198,7 @@ def comparison_data(results: list[dict[str, Any]], root: str | Path,
         c["incomplete"] = c["n"] < usual
     return {"format": FORMAT, "threshold": SOLVED_THRESHOLD, "confidence": 0.95,
             "reference": reference, "usual_n": usual, "cells": cells, "pairs": pairs,
-            "edge_check": _edge_check(root), "budget": budget(results, cells)}
+            "edge_check": _edge_check(root, cells), "budget": budget(results, cells)}
 
 
 def matched_reference(cell: dict[str, Any], cells: list[dict[str, Any]],
@@ -253,14 +253,23 @@ def _pair(ref: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
             "verdict": result.verdict}
 
 
-def _edge_check(root: str | Path) -> dict[str, Any] | None:
-    """The counts of ``tuning/edge_check.json`` under ``root`` or its parent, if readable."""
+def _edge_check(root: str | Path,
+                cells: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The counts of ``tuning/edge_check.json`` under ``root`` or its parent, if readable;
+    with the report's ``cells``, over the checked cells that are in the report (a report of
+    one task counts that task's edge cells, not the whole grid's)."""
     for base in (Path(root), Path(root).parent):
         path = base / EDGE_CHECK_FILE
         if path.is_file():
             try:
                 data = read_json(path)
-                return {k: int(data[k]) for k in ("edge_cells", "finished", "outward_wins")}
+                if cells is None:
+                    return {k: int(data[k]) for k in ("edge_cells", "finished", "outward_wins")}
+                here = {(c["task"], c["variant"]) for c in cells}
+                checked = [e for e in data["cells"] if (e["task"], e["variant"]) in here]
+                return {"edge_cells": len(checked),
+                        "finished": sum(e["finished"] is True for e in checked),
+                        "outward_wins": sum(e["outward_wins"] is True for e in checked)}
             except (OSError, ValueError, KeyError, TypeError):
                 return None
     return None
