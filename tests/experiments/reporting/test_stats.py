@@ -8,6 +8,8 @@ import statistics
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prlstm.experiments.reporting import stats
 from prlstm.experiments.reporting.stats import (
@@ -331,3 +333,15 @@ def test_holm_is_never_below_the_raw_value_nor_above_bonferroni() -> None:
 def test_holm_rejects_values_outside_0_1(bad: list[float]) -> None:
     with pytest.raises(ValueError, match=r"p_values must lie in \[0, 1\]"):
         stats.holm_adjusted(bad)
+
+
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12),
+       st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_holm_over_more_pairs_never_lowers_a_pairs_p(some: list[float],
+                                                     more: list[float]) -> None:
+    """What an interim report of one task relies on: the full report's Holm p of a pair is at
+    least the one computed over that task's pairs alone."""
+    alone = stats.holm_adjusted(some)
+    together = stats.holm_adjusted(some + more)[:len(some)]
+    assert all(t >= a - 1e-12 for a, t in zip(alone, together, strict=True))
