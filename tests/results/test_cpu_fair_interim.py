@@ -1,5 +1,6 @@
-"""The interim reports of cpu-fair's finished tasks: each is what the committed runs give, and
-the prose of ``results/cpu-fair/README.md`` quotes its numbers correctly."""
+"""The reports of cpu-fair (the interim report of each finished task, and the full report once
+the grid is complete): each is what the committed runs give, and the prose of
+``results/cpu-fair/README.md`` quotes its numbers correctly."""
 
 from __future__ import annotations
 
@@ -16,22 +17,28 @@ from prlstm.experiments.run.io import intact, read_json
 ROOT = Path(__file__).resolve().parents[2]
 FAIR = ROOT / "results" / "cpu-fair"
 INTERIM = sorted((FAIR / "interim").glob("*/comparison.json"))
+REPORTS = INTERIM + sorted(FAIR.glob("report/comparison.json"))
+TASKS = ["parity_check", "cycle_navigation", "modular_arithmetic", "bucket_sort",
+         "missing_duplicate_string"]
 README = " ".join((FAIR / "README.md").read_text(encoding="utf-8").split())
 VARIANTS, SEEDS = 11, 8
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", INTERIM, ids=[p.parent.name for p in INTERIM])
-def test_an_interim_report_is_what_the_committed_runs_give(path: Path, monkeypatch) -> None:
-    """Complete (every variant at all 8 seeds), sealed, and equal to a fresh computation from
-    ``results/cpu-fair/runs/TASK`` (paths in the file are relative to the repository)."""
+@pytest.mark.parametrize("path", REPORTS, ids=[p.parent.name for p in REPORTS])
+def test_a_report_is_what_the_committed_runs_give(path: Path, monkeypatch) -> None:
+    """Complete (every variant of its tasks at all 8 seeds), sealed, and equal to a fresh
+    computation from the committed runs (paths in the file are relative to the repository):
+    an interim report from ``results/cpu-fair/runs/TASK``, the full one from all of ``runs``."""
     saved = read_json(path)
     assert intact(saved)
-    task = path.parent.name
-    assert {c["task"] for c in saved["cells"]} == {task}
-    assert len(saved["cells"]) == VARIANTS and all(c["n"] == SEEDS for c in saved["cells"])
+    interim = path.parent.parent.name == "interim"
+    tasks = [path.parent.name] if interim else TASKS
+    assert {c["task"] for c in saved["cells"]} == set(tasks)
+    assert len(saved["cells"]) == VARIANTS * len(tasks)
+    assert all(c["n"] == SEEDS for c in saved["cells"])
     monkeypatch.chdir(ROOT)
-    runs = os.path.join("results", "cpu-fair", "runs", task)
+    runs = os.path.join("results", "cpu-fair", "runs", *(tasks if interim else []))
     fresh = comparison_data(load_results(runs), runs)
     assert fresh["cells"] == saved["cells"] and fresh["pairs"] == saved["pairs"]
 
