@@ -72,3 +72,52 @@ def test_the_parity_check_prose_quotes_its_report() -> None:
     assert (f"a median {cpu['pr_lstm hidden_size=128']} s of CPU time, the LSTM at H = 239 for "
             f"{cpu['lstm hidden_size=239']} s") in README
     assert re.search(r"\bsolves 8/8 \(68–100 %\)", README)
+
+
+def _fits(cell: dict) -> int:
+    """How many of the cell's runs fitted their training range (``fitted`` of each run)."""
+    return sum(read_json(FAIR / "runs" / run / "result.json")["fitted"] for run in cell["run_ids"])
+
+
+def test_the_cycle_navigation_prose_quotes_its_report() -> None:
+    data = read_json(FAIR / "interim" / "cycle_navigation" / "comparison.json")
+    ref = data["reference"]
+    assert _cell(data, ref)["solves"] == 6 and "solves 6/8 (41–93 %)" in README
+    rnn = _pair(data, "rnn hidden_size=479")
+    assert rnn["reference"] == ref and not rnn["distinguishable"]
+    assert (f"(Fisher p = {rnn['fisher_p']:.2g} on solves, permutation p = "
+            f"{rnn['permutation_p']:.2g} on scores)") in README
+    unsolved = [c["variant"] for c in data["cells"] if c["solves"] == 0]
+    assert unsolved == ["pr_lstm hidden_size=69", "lstm hidden_size=128", "lstm hidden_size=239",
+                        "mingru", "linear_rnn", "deltanet", "mamba", "mlstm"]
+    big = unsolved[2:]
+    assert all(_pair(data, v)["survives_holm"] and _pair(data, v)["reference"] == ref
+               for v in big)
+    assert all(0.19 < _cell(data, v)["mean"] < 0.24 for v in big if v != "linear_rnn")
+    linear = _pair(data, "linear_rnn")
+    assert f"Its Holm p, {linear['holm_p']:.2g}," in README
+    assert max(_pair(data, v)["holm_p"] for v in big) == linear["holm_p"]
+    assert _pair(data, "pr_lstm hidden_size=69")["survives_holm"]
+    lstm = _pair(data, "lstm hidden_size=128")
+    assert lstm["reference"] == "pr_lstm hidden_size=69" and lstm["survives_holm"]
+    assert lstm["solves_reference"] == lstm["solves_other"] == 0
+    assert f"(permutation p = {lstm['permutation_p']:.2g})" in README
+    small = _pair(data, "rnn hidden_size=128")
+    assert small["reference"] == "pr_lstm hidden_size=69" and not small["distinguishable"]
+    assert (f"(Fisher p = {small['fisher_p']:.2g}, permutation p = "
+            f"{small['permutation_p']:.2g})") in README
+    fits = {c["variant"]: _fits(c) for c in data["cells"]}
+    assert sorted(v for v in unsolved if fits[v] == 0) == sorted(
+        ["lstm hidden_size=128", "lstm hidden_size=239", "pr_lstm hidden_size=69", "mingru",
+         "deltanet", "mamba"])
+    assert fits["linear_rnn"] == 7 and fits["mlstm"] == 4
+    assert "(fits 7/8) and mLSTM (fits 4/8)" in README
+    cpu = {v: round(_cell(data, v)["median_train_cpu_seconds"])
+           for v in (ref, "rnn hidden_size=479", "lstm hidden_size=239")}
+    assert (f"PR-LSTM at H = 128 {cpu[ref]} s, the RNN at H = 479 {cpu['rnn hidden_size=479']} "
+            f"s, the LSTM at H = 239 {cpu['lstm hidden_size=239']} s") in README
+    edge = read_json(FAIR / "runs" / "tuning" / "edge_check.json")
+    here = [c for c in edge["cells"] if c["task"] == "cycle_navigation"]
+    assert [c["variant"] for c in here if c["outward_wins"]] == ["lstm hidden_size=239"]
+    top = next(c for c in here if c["variant"] == ref)
+    assert top["chosen_lr"] == 3e-3 and not top["outward_wins"]
