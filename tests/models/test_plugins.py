@@ -87,6 +87,45 @@ def test_bad_factories_get_one_clear_error(target: str, match: str) -> None:
     assert target in str(info.value)
 
 
+CWD_FACTORY = """
+import torch
+
+def build(input_size, output_size, hidden_size=5):
+    return torch.nn.Linear(input_size, output_size)
+"""
+
+
+def _cwd_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
+    """``name.py`` in a fresh current directory that is not on ``sys.path`` (as under the
+    ``prlstm`` console script), removed from ``sys.modules`` afterwards."""
+    (tmp_path / f"{name}.py").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+def test_an_import_path_is_found_in_the_current_directory(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys) -> None:
+    """The docs' ``my_models.py`` beside you works with the console script, which (unlike
+    ``python -m``) does not put the current directory on ``sys.path``; it goes last there,
+    so it cannot shadow an installed package."""
+    _cwd_only(tmp_path, monkeypatch, "prlstm_cwd_plugin", CWD_FACTORY)
+    assert main(["models", "--models", "prlstm_cwd_plugin:build", "--params"]) == 0
+    assert "| prlstm_cwd_plugin:build | 8 |" in capsys.readouterr().out
+    assert sys.path[-1] == str(tmp_path)
+    assert models.default_hparams("prlstm_cwd_plugin:build") == {"hidden_size": 5}
+
+
+def test_a_missing_dependency_of_a_plugin_is_named(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module that is found but imports something missing is not retried: the error names
+    the missing dependency."""
+    _cwd_only(tmp_path, monkeypatch, "prlstm_cwd_needs", "import prlstm_no_such_dependency\n")
+    with pytest.raises(ValueError, match="No module named 'prlstm_no_such_dependency'"):
+        models.build("prlstm_cwd_needs:build", 2, 2)
+
+
 def test_probe_does_not_move_the_global_rng() -> None:
     torch.manual_seed(0)
     models.build(PATH, 2, 2)

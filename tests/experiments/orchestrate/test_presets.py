@@ -72,8 +72,22 @@ def test_cpu_ablations_grid_and_variant_filter() -> None:
     assert len({c.run_id() for c in configs}) == len(configs)
     only_rnn = _configs("--preset", "cpu-ablations", "--models", "pr_rnn")
     assert {c.model for c in only_rnn} == {"pr_rnn"} and len(only_rnn) == 3 * 6 * 3
-    with pytest.raises(ValueError, match="no variant"):
-        grid(get_preset("cpu-ablations"), models_=["lstm"])
+
+
+def test_a_model_the_preset_has_no_variant_of_joins_its_grid() -> None:
+    """``--models`` filters a preset's variants; a model the preset lacks (a plugin, say) is
+    added as one variant at its own defaults, trained under the preset's budget."""
+    preset = get_preset("cpu-ablations")
+    extra = grid(preset, models_=["lstm"])
+    assert {(p.model, json.dumps(p.hparams)) for p in extra} == {("lstm", "{}")}
+    assert len(extra) == 6 * 3 and {p.task for p in extra} == set(preset.tasks)
+    both = grid(preset, models_=["pr_rnn", "lstm", "lstm"])
+    assert Counter(p.model for p in both) == {"pr_rnn": 3 * 6 * 3, "lstm": 6 * 3}
+    fair = _configs("--preset", "cpu-fair", "--tasks", "bucket_sort", "--models", "gru_plugin")
+    assert len(fair) == 8 and {c.model for c in fair} == {"gru_plugin"}
+    budget = make_config("bucket_sort", "pr_lstm", "cpu-fair", hparams={"hidden_size": 128})
+    assert {(c.steps, c.val_every, c.lr_decay_fraction) for c in fair} == {
+        (budget.steps, budget.val_every, budget.lr_decay_fraction)}
 
 
 def test_ablation_r1_runs_are_the_cpu_full_pr_lstm_runs() -> None:

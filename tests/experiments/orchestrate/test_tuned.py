@@ -150,6 +150,40 @@ def test_cli_tunes_any_model_with_flags(tmp_path: Path,
     assert {r["config"]["lr"] for r in load_results(out)} == {record["chosen_lr"]}
 
 
+@pytest.mark.slow
+def test_your_model_beside_a_tuned_presets_runs(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The workflow of docs/benchmark.md#your-model-in-the-fair-comparison: a plugin model
+    swept into a directory that holds a tuned preset's runs trains only itself (tuned on
+    validation like the preset's cells, at the preset's budget) and is reported against them."""
+    out, plugin = tmp_path / "fair", "tests.models.plugin_model:build"
+    tiny = ["--preset", "cpu-fair", "--tasks", "parity_check", "--seeds", "0", "1",
+            "--steps", "4", "--eval-length", "43", "--eval-per-length", "4",
+            "--eval-batch-size", "4", "--val-every", "2", "--tune-lrs", "1e-3", "3e-3",
+            "--hidden-size", "8", "--workers", "1", "--quiet", "--out", str(out)]
+    assert main(["sweep", *tiny, "--models", "mingru"]) == 0
+    theirs = {p: p.stat().st_mtime_ns for p in out.rglob("*.json")}
+    capsys.readouterr()
+    assert main(["sweep", *tiny, "--models", plugin]) == 0
+    err = capsys.readouterr().err
+    assert err.count("(tuning): validation ") == 2 and "mingru" not in err
+    assert all(p.stat().st_mtime_ns == t for p, t in theirs.items())  # nothing of theirs moved
+    chosen = read_choice(choice_path(out, "parity_check", plugin)).chosen
+    mine = [r for r in load_results(out) if r["model"] == plugin]
+    assert sorted(r["seed"] for r in mine) == [0, 1]
+    assert {r["config"]["lr"] for r in mine} == {chosen}
+    budget = make_config("parity_check", "mingru", "cpu-fair", steps=4)
+    assert {(r["config"]["steps"], r["config"]["lr_decay_fraction"]) for r in mine} == {
+        (4, budget.lr_decay_fraction)}
+    report = tmp_path / "report"
+    assert main(["report", str(out), "--reference", "mingru", "--out", str(report)]) == 0
+    data = json.loads((report / "comparison.json").read_text())
+    (pair,) = data["pairs"]
+    assert (pair["reference"], pair["other"]) == ("mingru", plugin)
+    cell = next(c for c in data["cells"] if c["variant"] == plugin)
+    assert cell["n"] == 2 and cell["lr"]["chosen"] == chosen
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (["--lrs", "1e-3", "--tune-lrs", "1e-3"], "--lrs and --tune-lrs exclude each other"),
     (["--tune-seeds", "5"], "--tune-seeds needs --tune-lrs"),

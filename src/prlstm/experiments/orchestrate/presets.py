@@ -180,16 +180,18 @@ def grid(preset: Preset | None, tasks: list[str] | None = None,
     """The sweep grid: tasks × models (or the preset's variants) × seeds × learning rates.
 
     Arguments given override the preset's; ``models_`` filters a preset's variants by model
-    name. Without a preset, tasks and models are required and seeds/lrs default to 0 / 1e-3.
+    name, and a model it names that the preset has no variant of (your own, say) joins the
+    grid as one variant at its own defaults, under the preset's budget. Without a preset,
+    tasks and models are required and seeds/lrs default to 0 / 1e-3.
     """
     from prlstm import tasks as task_registry
 
     task_names = tasks or list(preset.tasks if preset else [])
     if preset is not None and preset.variants:
-        pairs = [(m, dict(h)) for m, h in preset.variants if not models_ or m in models_]
-        if not pairs:
-            raise ValueError(f"preset {preset.name!r} has no variant of {models_}; its "
-                             f"models are {sorted({m for m, _ in preset.variants})}")
+        named = list(dict.fromkeys(models_ or []))
+        pairs = [(m, dict(h)) for m, h in preset.variants if not named or m in named]
+        known = {m for m, _ in preset.variants}
+        pairs += [(m, {}) for m in named if m not in known]
     else:
         pairs = [(m, {}) for m in (models_ or list(preset.models if preset else []))]
     if not task_names or not pairs:
