@@ -489,3 +489,19 @@ def test_the_plot_names_a_pairs_size_matched_reference(tmp_path: Path) -> None:
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
         "pr_lstm hidden_size=128", "pr_lstm hidden_size=69",
         "lstm hidden_size=128 (vs pr_lstm hidden_size=69) **", "lstm hidden_size=239"]
+
+
+def test_the_plot_says_when_neither_side_of_a_distinguishable_pair_solved(
+        tmp_path: Path) -> None:
+    """Two failures that differ (at chance and just above it) say nothing about which
+    generalises; the label says so, as the verdicts do."""
+    pytest.importorskip("matplotlib")
+    from prlstm.experiments.reporting.plots import comparison_figure
+
+    results = (_sized("pr_lstm", 128, 232_322, [0.3] * 8) + _sized("lstm", 239, 232_788,
+                                                                   [0.2] * 8)
+               + _sized("rnn", 479, 232_796, [1.0] * 8))
+    data = comparison_data(results, tmp_path)
+    assert all(p["distinguishable"] for p in data["pairs"])
+    labels = [t.get_text() for t in comparison_figure(data).axes[0].get_yticklabels()]
+    assert labels == ["pr_lstm", "rnn **", "lstm ** (neither solved a run)"]

@@ -224,7 +224,9 @@ def comparison_figure(data: dict[str, Any]) -> Any:
     task_names = list(dict.fromkeys(c["task"] for c in cells))
     if not task_names:
         raise ValueError("comparison data must hold at least one scored cell, got none")
-    marks = {(p["task"], p["other"]): " **" if p.get("survives_holm") else " *"
+    marks = {(p["task"], p["other"]): (" **" if p.get("survives_holm") else " *")
+             + (" (neither solved a run)" if p["solves_reference"] == p["solves_other"] == 0
+                else "")
              for p in data["pairs"] if p["distinguishable"]}
     against = {(p["task"], p["other"]): f" (vs {p['reference']})" for p in data["pairs"]
                if p["reference"] != data["reference"]}
