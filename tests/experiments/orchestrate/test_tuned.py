@@ -184,6 +184,38 @@ def test_your_model_beside_a_tuned_presets_runs(tmp_path: Path,
     assert cell["n"] == 2 and cell["lr"]["chosen"] == chosen
 
 
+def test_a_choice_file_is_never_reused_for_another_variant(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two widths of one model swept apart into one directory share a label ("rnn") and so a
+    choice file; the second sweep is refused rather than reuse the first width's lr, and a
+    report gives that width no choice. Swept together, they are labelled apart."""
+    out = tmp_path / "out"
+    flags = ["--tasks", "parity_check", "--models", "rnn", "--steps", "4", "--batch-size", "8",
+             "--train-length", "5", "--eval-length", "12", "--eval-per-length", "8",
+             "--eval-batch-size", "8", "--val-every", "2", "--quiet", "--device", "cpu",
+             "--tune-lrs", "1e-3", "0.03", "--seeds", "0", "--out", str(out)]
+    assert main(["sweep", *flags, "--hidden-size", "8"]) == 0
+    record = read_choice(choice_path(out, "parity_check", "rnn"))
+    assert record.variant == {"model": "rnn", "hparams": {"hidden_size": 8}}
+    capsys.readouterr()
+    assert main(["sweep", *flags, "--hidden-size", "6"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the sweep's header line
+    assert err.startswith("prlstm sweep: error: lr choice file ")
+    assert "was made for rnn {'hidden_size': 8}, not rnn {'hidden_size': 6}" in err
+    assert "labelled 'rnn'" in err
+    assert len(load_results(out)) == 1  # nothing of the second width was trained
+    # a copied-in run of the other width: the report does not lend it the first width's lr
+    wide = make_config("parity_check", "rnn", "smoke", hparams={"hidden_size": 6}, seed=0,
+                       lr=record.chosen)
+    from prlstm.experiments.reporting.comparison import cell_entry
+
+    fake = [{"task": "parity_check", "model": "rnn", "lr": record.chosen, "score": 0.5,
+             "config": wide.to_dict()}]
+    entry = cell_entry("parity_check", "rnn", fake, out)
+    assert entry["lr"]["chosen"] is None
+    assert "made for rnn {'hidden_size': 8}" in entry["lr"]["unreadable"]
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (["--lrs", "1e-3", "--tune-lrs", "1e-3"], "--lrs and --tune-lrs exclude each other"),
     (["--tune-seeds", "5"], "--tune-seeds needs --tune-lrs"),

@@ -16,6 +16,7 @@ from prlstm.experiments.orchestrate.tuning import (
     choice_path,
     choose_lr,
     final_validation_score,
+    foreign_choice,
     mean_score,
     read_choice,
     validation_scores,
@@ -245,6 +246,31 @@ def test_read_choice_notices_damage(tmp_path: Path) -> None:
     data["chosen_lr"] = 1e-3
     write_json(path, with_digest(data))
     with pytest.raises(ValueError, match="records lr 0.001 but its scores pick 0.003"):
+        read_choice(path)
+
+
+def test_a_choice_records_the_variant_it_was_made_for(tmp_path: Path) -> None:
+    """The file is named by the report label, which two variants swept apart can share; the
+    recorded model and hyper-parameters tell them apart. Files made before the field read
+    back with ``variant=None`` and match any variant."""
+    path = tmp_path / "choice.json"
+    written = write_choice(path, "parity_check", "lstm", GRID, SCORES, 3e-3,
+                           {"model": "lstm", "hparams": {"hidden_size": 239, "ratio": (1, 2)}})
+    back = read_choice(path)
+    assert back == written
+    assert back.variant == {"model": "lstm", "hparams": {"hidden_size": 239, "ratio": [1, 2]}}
+    assert foreign_choice(back, "lstm", {"ratio": (1, 2), "hidden_size": 239}) is None
+    assert foreign_choice(back, "lstm", {"hidden_size": 128}) == (
+        "made for lstm {'hidden_size': 239, 'ratio': [1, 2]}, not lstm {'hidden_size': 128}")
+    assert foreign_choice(back, "rnn", {"hidden_size": 239, "ratio": [1, 2]}) is not None
+    old = write_choice(path, "parity_check", "lstm", GRID, SCORES, 3e-3)
+    assert old.variant is None and "variant" not in json.loads(path.read_text())
+    assert foreign_choice(read_choice(path), "rnn", {}) is None
+    data = json.loads(path.read_text())
+    data.pop("digest")
+    data["variant"] = {"model": 3, "hparams": {}}
+    write_json(path, with_digest(data))
+    with pytest.raises(ValueError, match="not a valid lr choice file: variant must be"):
         read_choice(path)
 
 

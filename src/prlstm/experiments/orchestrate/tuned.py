@@ -25,6 +25,7 @@ from prlstm.experiments.orchestrate.sweep import Engine, Summary, run_sweep, tra
 from prlstm.experiments.orchestrate.tuning import (
     choice_path,
     choose_lr,
+    foreign_choice,
     read_choice,
     validation_scores,
     write_choice,
@@ -64,12 +65,22 @@ def tuning_configs(cells: list[Cell], make: MakeConfig, lrs: list[float],
     return configs
 
 
-def recorded_choice(out: Path, cell: Cell, lrs: list[float]) -> float | None:
-    """The lr recorded for ``cell`` over the grid ``lrs`` (None: no choice file for it)."""
+def recorded_choice(out: Path, cell: Cell, lrs: list[float],
+                    config: RunConfig | None = None) -> float | None:
+    """The lr recorded for ``cell`` over the grid ``lrs`` (None: no choice file for it).
+
+    Raises:
+        ValueError: the file records another variant than ``config``'s (its model and
+            hyper-parameters): two variants swept apart share the label, and so the file.
+    """
     path = choice_path(out, cell.task, cell.label)
     if not path.is_file():
         return None
     recorded = read_choice(path)
+    if config is not None and (why := foreign_choice(recorded, config.model, config.hparams)):
+        raise ValueError(f"lr choice file {path} was {why}: both are labelled "
+                         f"{cell.label!r}; sweep the variants together (one sweep labels them "
+                         f"apart) or into separate --out directories")
     return recorded.chosen if sorted(recorded.grid) == sorted(lrs) else None
 
 
@@ -77,7 +88,7 @@ def choose(cell: Cell, configs: list[RunConfig], runs_root: Path, out: Path,
            lrs: list[float]) -> float | None:
     """Choose and record the cell's lr from its finished tuning runs (``None``: some tuning
     run has not finished, so there is nothing to choose yet)."""
-    recorded = recorded_choice(out, cell, lrs)
+    recorded = recorded_choice(out, cell, lrs, configs[0])
     if recorded is not None:
         return recorded
     path = choice_path(out, cell.task, cell.label)
@@ -86,7 +97,8 @@ def choose(cell: Cell, configs: list[RunConfig], runs_root: Path, out: Path,
         return None
     scores = validation_scores(dirs)
     chosen = choose_lr({lr: list(per_seed.values()) for lr, per_seed in scores.items()})
-    write_choice(path, cell.task, cell.label, lrs, scores, chosen)
+    write_choice(path, cell.task, cell.label, lrs, scores, chosen,
+                 {"model": configs[0].model, "hparams": configs[0].hparams})
     return chosen
 
 
@@ -113,7 +125,7 @@ def run_tuned_sweep(cells: list[Cell], make: MakeConfig, out: str | Path, *,
     # a cell whose choice is recorded needs no tuning run (their checkpoints are not kept in
     # results/, so a fresh clone resumes from the choice files)
     flat = [cfg for c, cfgs in zip(cells, per_cell, strict=True)
-            if recorded_choice(out, c, tune_lrs) is None for cfg in cfgs]
+            if recorded_choice(out, c, tune_lrs, cfgs[0]) is None for cfg in cfgs]
     summaries = run_sweep(flat, runs_root, engine=engine, workers=workers, progress=progress,
                           on_result=on_result) if flat else []
     chosen = {(c.task, c.label): choose(c, cfgs, runs_root, out, tune_lrs)

@@ -13,11 +13,14 @@ score (no validation row, NaN) or no runs ranks below every lr with complete sco
 
 The choice is recorded per cell in a JSON file (:func:`write_choice` / :func:`read_choice`):
 the grid, every tuning run's validation score by lr and seed, the means and the chosen lr,
-written atomically with a digest so a damaged file is noticed.
+and the variant it was made for (model and hyper-parameters: the file is named by the report
+label, which two variants swept apart can share), written atomically with a digest so a
+damaged file is noticed.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -157,6 +160,7 @@ class LrChoice:
     grid: tuple[float, ...]
     scores: Scores  # lr -> tuning seed -> final validation score (None: missing)
     chosen: float
+    variant: dict[str, Any] | None = None  # {"model", "hparams"}; None in files made before it
 
     @property
     def means(self) -> dict[float, float | None]:
@@ -189,9 +193,16 @@ def _check_scores(grid: tuple[float, ...],
     return {lr: scores[lr] for lr in grid}
 
 
+def variant_of(model: str, hparams: Mapping[str, Any]) -> dict[str, Any]:
+    """The variant a choice is made for, as recorded (hyper-parameters as JSON gives them
+    back, so a recorded variant compares equal to the one it was made from)."""
+    return {"model": str(model),
+            "hparams": json.loads(json.dumps(dict(hparams), sort_keys=True, default=str))}
+
+
 def write_choice(path: str | Path, task: str, model_label: str, grid: Iterable[float],
                  per_lr_scores: Mapping[float, Mapping[int, float | None]],
-                 chosen: float) -> LrChoice:
+                 chosen: float, variant: Mapping[str, Any] | None = None) -> LrChoice:
     """Record a cell's choice in ``path`` (JSON, atomic, with a digest) and return it.
 
     ``per_lr_scores`` maps every lr of ``grid`` to ``{tuning seed: final validation score}``
@@ -209,7 +220,9 @@ def write_choice(path: str | Path, task: str, model_label: str, grid: Iterable[f
     if _check_lr(chosen) != picked:
         raise ValueError(f"chosen lr {chosen:g} is not the lr the validation scores pick "
                          f"({picked:g})")
-    choice = LrChoice(task=task, model_label=model_label, grid=lrs, scores=scores, chosen=picked)
+    made_for = None if variant is None else variant_of(variant["model"], variant["hparams"])
+    choice = LrChoice(task=task, model_label=model_label, grid=lrs, scores=scores, chosen=picked,
+                      variant=made_for)
     data = {
         "format": CHOICE_FORMAT, "task": task, "model": model_label, "grid": list(lrs),
         "rule": RULE,
@@ -217,6 +230,8 @@ def write_choice(path: str | Path, task: str, model_label: str, grid: Iterable[f
                         "mean": choice.means[lr]} for lr in lrs],
         "chosen_lr": picked,
     }
+    if made_for is not None:
+        data["variant"] = made_for
     target = Path(path)
     ensure_writable_dir(target.parent)
     write_digested_json(target, data)
@@ -246,9 +261,27 @@ def read_choice(path: str | Path) -> LrChoice:
             entry["lr"]: {int(seed): value for seed, value in entry["scores"].items()}
             for entry in data["validation"]})
         task, label, chosen = str(data["task"]), str(data["model"]), _check_lr(data["chosen_lr"])
+        made_for = data.get("variant")
+        if made_for is not None:
+            if not isinstance(made_for.get("model"), str) or not isinstance(
+                    made_for.get("hparams"), dict) or set(made_for) != {"model", "hparams"}:
+                raise ValueError(f"variant must be {{'model': str, 'hparams': dict}}, got "
+                                 f"{made_for!r}")
+            made_for = variant_of(made_for["model"], made_for["hparams"])
     except (KeyError, TypeError, AttributeError, ValueError) as err:
         raise ValueError(f"{target} is not a valid lr choice file: {err}") from err
     picked = choose_lr({lr: list(per_seed.values()) for lr, per_seed in scores.items()})
     if chosen != picked:
         raise ValueError(f"{target} records lr {chosen:g} but its scores pick {picked:g}")
-    return LrChoice(task=task, model_label=label, grid=grid, scores=scores, chosen=chosen)
+    return LrChoice(task=task, model_label=label, grid=grid, scores=scores, chosen=chosen,
+                    variant=made_for)
+
+
+def foreign_choice(choice: LrChoice, model: str, hparams: Mapping[str, Any]) -> str | None:
+    """Why ``choice`` is not the choice of the variant ``model`` / ``hparams`` (it records
+    another one), or None when it is, or records none."""
+    wanted = variant_of(model, hparams)
+    if choice.variant is None or choice.variant == wanted:
+        return None
+    return (f"made for {choice.variant['model']} {choice.variant['hparams']}, not "
+            f"{wanted['model']} {wanted['hparams']}")

@@ -25,6 +25,7 @@ from prlstm.experiments.orchestrate.tuning import (
     EDGE_CHECK_FILE,
     LrChoice,
     choice_path,
+    foreign_choice,
     read_choice,
 )
 from prlstm.experiments.reporting.comparison_text import render
@@ -48,9 +49,13 @@ _canonical = functools.partial(json.dumps, sort_keys=True)
 
 
 
-def find_choice(root: str | Path, task: str, label: str) -> tuple[LrChoice | None, str | None]:
+def find_choice(root: str | Path, task: str, label: str,
+                variant: tuple[str, dict[str, Any]] | None = None
+                ) -> tuple[LrChoice | None, str | None]:
     """The cell's lr choice from ``root/tuning`` or ``root/../tuning`` (the first that exists),
-    and the path it came from; a damaged or foreign file gives ``(None, "path: why")``."""
+    and the path it came from; a damaged or foreign file (another task, or another
+    ``(model, hparams)`` variant than ``variant`` where the file records one) gives
+    ``(None, "path: why")``."""
     for base in (Path(root), Path(root).parent):
         path = choice_path(base, task, label)
         if not path.is_file():
@@ -61,6 +66,8 @@ def find_choice(root: str | Path, task: str, label: str) -> tuple[LrChoice | Non
             return None, f"{path}: {err}"
         if choice.task != task:
             return None, f"{path}: records task {choice.task!r}, not {task!r}"
+        if variant is not None and (why := foreign_choice(choice, *variant)):
+            return None, f"{path}: {why}"
         return choice, str(path)
     return None, None
 
@@ -138,7 +145,9 @@ def common_hparams(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def cell_entry(task: str, label: str, runs: list[dict[str, Any]],
                root: str | Path) -> dict[str, Any]:
     """One cell's numbers (a ``comparison.json`` entry): the runs used after the lr choice."""
-    choice, source = find_choice(root, task, label)
+    made = runs[0].get("config") or {}
+    choice, source = find_choice(root, task, label,
+                                 (str(runs[0]["model"]), made.get("hparams") or {}))
     lrs = sorted({float(r["lr"]) for r in runs if _finite(r.get("lr")) is not None})
     used = [r for r in runs if (lr := _finite(r.get("lr"))) is not None
             and math.isclose(lr, choice.chosen, rel_tol=1e-9)] if choice else runs
