@@ -44,21 +44,40 @@ def test_rows_carry_the_cells_intervals_and_p_values(data: dict[str, Any]) -> No
     # training seconds 100 + 2 * seed (CPU 60 + 2 * seed): medians 107 and 67; solved seeds
     # first reach 0.95 at steps 2, 3, 4, 5, 6, 3, 4 (median 4), 0.5 s per step
     assert rows["pr_lstm"] == [
-        f"{PR_PARAMETERS:,}", "6", "1e-3", f"7/8 ({100 * lo:.0f}–{100 * hi:.0f} %)",
+        f"{PR_PARAMETERS:,}", "6", "1e-3", f"7/8 ({100 * lo:.0f}–{100 * hi:.0f} %)", "8/8",
         f"{100 * pr.mean:.1f} ({100 * pr.mean_low:.1f}–{100 * pr.mean_high:.1f})",
         "107 s (67 s CPU)", "step 4 (7/8) · 2.0 s", "reference"]
     (pair,) = data["pairs"]
     lstm = cell_stats(LSTM_SCORES)
     assert rows["lstm"][2] == "untuned"
-    assert rows["lstm"][4] == (f"{100 * lstm.mean:.1f} ({100 * lstm.mean_low:.1f}–"
+    assert rows["lstm"][5] == (f"{100 * lstm.mean:.1f} ({100 * lstm.mean_low:.1f}–"
                                f"{100 * lstm.mean_high:.1f})")
-    assert rows["lstm"][5:] == ["107 s", "step 5 (1/8) · 2.5 s",
+    assert rows["lstm"][6:] == ["107 s", "step 5 (1/8) · 2.5 s",
                                 f"{pair['fisher_p']:.2g} / {pair['permutation_p']:.2g} · "
                                 f"Holm {2 * min(pair['fisher_p'], pair['permutation_p']):.2g}: "
                                 "distinguishable, reference higher"]
     assert "**parity_check**" in text
     # the smoke preset's settings are in the names (pr_lstm, lstm: hidden_size=8 etc.)
     assert "Settings not in the names: pr_lstm: " in text and "hidden_size=8" in text
+
+
+def test_the_fitted_column_counts_runs_that_fitted_their_training_range(tmp_path: Path) -> None:
+    """Of the runs that recorded it; a dash where none did (results from before the field)."""
+    from prlstm.experiments.reporting.comparison import comparison_data
+
+    runs = [{**r, "fitted": fitted} for r, fitted in
+            zip(_sized("pr_lstm", 128, 100, [1.0, 0.95, 0.3, 0.2]), (True, True, False, None),
+                strict=True)]
+    runs = [{k: v for k, v in r.items() if v is not None} for r in runs]  # one without it
+    old = _sized("lstm", 128, 100, [0.5] * 4)
+    mixed = comparison_data(runs + old, tmp_path)
+    cells = {c["variant"]: c for c in mixed["cells"]}
+    assert (cells["pr_lstm"]["fitted"], cells["pr_lstm"]["fit_known"]) == (2, 3)
+    assert (cells["lstm"]["fitted"], cells["lstm"]["fit_known"]) == (0, 0)
+    rows = _rows(render_summary(mixed))
+    assert rows["pr_lstm"][4] == "2/3" and rows["lstm"][4] == "–"
+    assert "| variant | parameters | steps | lr | solved k/n (CI) | fitted |" in \
+        render_summary(mixed)
 
 
 def test_settings_not_in_the_names() -> None:

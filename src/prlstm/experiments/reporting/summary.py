@@ -1,9 +1,10 @@
 """A short per-task summary of a fair comparison, for a README, from ``comparison.json``.
 
 One table per task: every variant's parameters, steps, chosen lr, solve count with its Wilson
-interval, mean score with its bootstrap interval, median training time, steps (and seconds) to
-generalise, and — against the reference variant, or its model's variant nearest in size —
-the Fisher and permutation p-values, the Holm-adjusted p over all the pairs, and the verdict.
+interval, runs that fitted their training range, mean score with its bootstrap interval,
+median training time, steps (and seconds) to generalise, and — against the reference variant,
+or its model's variant nearest in size — the Fisher and permutation p-values, the
+Holm-adjusted p over all the pairs, and the verdict.
 The README quotes this block verbatim between ``<!-- summary:begin FILE -->`` and
 ``<!-- summary:end -->`` markers, and a test re-renders it from the committed
 ``comparison.json``, so a number there cannot drift from its data::
@@ -53,8 +54,9 @@ def _row(cell: dict[str, Any], pair: dict[str, Any] | None, reference: str) -> s
     lr = lr_text(chosen) if chosen is not None else "untuned"
     head = f"| {escape(cell['variant'])} | {params} | {steps} | {lr} |"
     if not cell["n"]:
-        return f"{head} no run | | | | |"
+        return f"{head} no run | | | | | |"
     solved = f"{cell['solves']}/{cell['n']} ({_interval(*cell['solve_ci'], 0)} %)"
+    fitted = f"{cell['fitted']}/{cell['fit_known']}" if cell.get("fit_known") else DASH
     mean = f"{100 * cell['mean']:.1f} ({_interval(*cell['mean_ci'], 1)})"
     if pair is None:
         versus = "reference"
@@ -63,7 +65,8 @@ def _row(cell: dict[str, Any], pair: dict[str, Any] | None, reference: str) -> s
         against = "" if pair["reference"] == reference else f"vs {escape(pair['reference'])}: "
         versus = (f"{against}{pair['fisher_p']:.2g} / {pair['permutation_p']:.2g}"
                   f"{'' if holm is None else f' · Holm {holm:.2g}'}: {short_verdict(pair)}")
-    return f"{head} {solved} | {mean} | {_time(cell)} | {generalise_cell_text(cell)} | {versus} |"
+    return (f"{head} {solved} | {fitted} | {mean} | {_time(cell)} | "
+            f"{generalise_cell_text(cell)} | {versus} |")
 
 
 def _settings(cells: list[dict[str, Any]]) -> str:
@@ -149,7 +152,10 @@ def render_summary(data: dict[str, Any]) -> str:
     pairs = {(p["task"], p["other"]): p for p in data["pairs"]}
     lines = [f"Reference: {escape(data['reference'])}. Solved: score ≥ "
              f"{100 * data['threshold']:.0f} %; intervals at {100 * data['confidence']:.0f} % "
-             "(Wilson for solve rates, bootstrap for mean scores). Times are medians over the "
+             "(Wilson for solve rates, bootstrap for mean scores). Fitted: runs whose "
+             "accuracy on the training lengths reached 90 %; a run that did not fit was not "
+             "trained in this budget, so its failing beyond them says nothing about "
+             "generalisation. Times are medians over the "
              "runs, wall-clock (which other load on the machine inflates) and, in brackets, "
              "the training process's CPU seconds (which it does not); against the reference "
              "(or, where another variant of its model is nearer in parameter count, that "
@@ -166,9 +172,10 @@ def render_summary(data: dict[str, Any]) -> str:
         lines += [edges, ""]
     for task in dict.fromkeys(c["task"] for c in data["cells"]):
         lines += [f"**{escape(task)}**", "",
-                  "| variant | parameters | steps | lr | solved k/n (CI) | mean score % (CI) "
-                  "| train time | steps to generalise · time | against the reference |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| variant | parameters | steps | lr | solved k/n (CI) | fitted | "
+                  "mean score % (CI) | train time | steps to generalise · time | "
+                  "against the reference |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         lines += [_row(c, None if c["variant"] == data["reference"]
                        else pairs.get((task, c["variant"])), data["reference"])
                   for c in data["cells"] if c["task"] == task]
