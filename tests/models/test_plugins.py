@@ -98,30 +98,38 @@ def build(input_size, output_size, hidden_size=5):
 def _cwd_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
     """``name.py`` in a fresh current directory that is not on ``sys.path`` (as under the
     ``prlstm`` console script), removed from ``sys.modules`` afterwards."""
+    monkeypatch.delitem(sys.modules, name, raising=False)
     (tmp_path / f"{name}.py").write_text(text)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
     monkeypatch.delitem(sys.modules, name, raising=False)
 
 
-def test_an_import_path_is_found_in_the_current_directory(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch,
-                                                          capsys) -> None:
-    """The docs' ``my_models.py`` beside you works with the console script, which (unlike
-    ``python -m``) does not put the current directory on ``sys.path``; it goes last there,
-    so it cannot shadow an installed package."""
+def test_the_current_directory_is_not_imported_from_but_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """A module beside you is not imported by the console script (a run directory from
+    elsewhere must not make prlstm run code that came with it); the error says how to."""
     _cwd_only(tmp_path, monkeypatch, "prlstm_cwd_plugin", CWD_FACTORY)
-    assert main(["models", "--models", "prlstm_cwd_plugin:build", "--params"]) == 0
-    assert "| prlstm_cwd_plugin:build | 8 |" in capsys.readouterr().out
-    assert sys.path[-1] == str(tmp_path)
+    assert main(["train", "--task", "parity_check", "--model", "prlstm_cwd_plugin:build",
+                 "--preset", "smoke", "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("prlstm train: error: model 'prlstm_cwd_plugin:build': cannot "
+                          "import module") and "\n" not in err
+    assert err.endswith("'prlstm_cwd_plugin' is in the current directory, which the prlstm "
+                        "command does not import from: run it as PYTHONPATH=. prlstm …")
+    assert "prlstm_cwd_plugin" not in sys.modules and not (tmp_path / "runs").exists()
+    monkeypatch.syspath_prepend(str(tmp_path))  # what PYTHONPATH=. does
     assert models.default_hparams("prlstm_cwd_plugin:build") == {"hidden_size": 5}
+    with pytest.raises(ValueError, match="expected an importable 'package.module:factory'$"):
+        models.build("prlstm_elsewhere:build", 2, 2)  # nothing of that name here: no hint
 
 
 def test_a_missing_dependency_of_a_plugin_is_named(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A module that is found but imports something missing is not retried: the error names
-    the missing dependency."""
+    """A module that is found but imports something missing: the error names the missing
+    dependency."""
     _cwd_only(tmp_path, monkeypatch, "prlstm_cwd_needs", "import prlstm_no_such_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ValueError, match="No module named 'prlstm_no_such_dependency'"):
         models.build("prlstm_cwd_needs:build", 2, 2)
 

@@ -14,9 +14,10 @@ Three ways in, looked up in this order after the built-in names:
 2. an entry point in the group ``prlstm.models`` of an installed distribution
    (``[project.entry-points."prlstm.models"] my_rnn = "my_pkg.models:build"``): its name is the
    model name, its target a factory or a :class:`ModelSpec`;
-3. an import path ``"my_pkg.models:build"`` used directly as the model name. A module that is
-   not installed is also looked for in the current directory, as ``python -m`` would
-   (``my_models.py`` beside you), after the installed packages, so it never shadows them.
+3. an import path ``"my_pkg.models:build"`` used directly as the model name. The module must
+   be importable (installed, or on ``PYTHONPATH``): the ``prlstm`` command does not import
+   from the current directory, so a run directory from elsewhere cannot make it run a module
+   that came with it. For a ``my_models.py`` beside you, ``PYTHONPATH=. prlstm …``.
 
 A factory's default hyper-parameters are its keyword parameters with defaults (after the two
 sizes), unless ``hparams`` are given to :func:`register` or a :class:`ModelSpec` carries them.
@@ -27,12 +28,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -181,29 +181,24 @@ def _from_entry_point(name: str) -> ModelSpec:
     return _as_spec(name, target, origin)
 
 
-def _import(module_name: str) -> Any:
-    """``importlib.import_module``, and where the module's top-level package is not installed,
-    again with the current directory appended to ``sys.path`` (the console script, unlike
-    ``python -m``, does not put it there). Appended, it stays: sweep workers started later
-    import the same module."""
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        top, here = module_name.partition(".")[0], os.getcwd()
-        if err.name != top or here in sys.path or "" in sys.path:
-            raise
-        sys.path.append(here)
-        return importlib.import_module(module_name)
+def _cwd_hint(module_name: str) -> str:
+    """A hint where the module's top-level package lies in the current directory, which the
+    ``prlstm`` command does not import from (see the module doc)."""
+    top = module_name.partition(".")[0]
+    if not (Path(f"{top}.py").is_file() or Path(top, "__init__.py").is_file()):
+        return ""
+    return (f"; {top!r} is in the current directory, which the prlstm command does not "
+            f"import from: run it as PYTHONPATH=. prlstm …")
 
 
 def _from_import_path(path: str) -> ModelSpec:
     module_name, _, attr = path.partition(":")
     try:
-        obj: Any = _import(module_name)
+        obj: Any = importlib.import_module(module_name)
     except ImportError as err:
         raise ValueError(f"model {path!r}: cannot import module {module_name!r} ({err}); "
-                         f"expected 'package.module:factory' importable from the installed "
-                         f"packages or the current directory") from err
+                         f"expected an importable 'package.module:factory'"
+                         f"{_cwd_hint(module_name)}") from err
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
