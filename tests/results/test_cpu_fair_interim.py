@@ -131,3 +131,36 @@ def test_the_cycle_navigation_prose_quotes_its_report() -> None:
     assert [c["variant"] for c in here if c["outward_wins"]] == ["lstm hidden_size=239"]
     top = next(c for c in here if c["variant"] == ref)
     assert top["chosen_lr"] == 3e-3 and not top["outward_wins"]
+
+
+def test_the_modular_arithmetic_prose_quotes_its_report() -> None:
+    data = read_json(FAIR / "interim" / "modular_arithmetic" / "comparison.json")
+    runs = [read_json(FAIR / "runs" / run / "result.json")
+            for c in data["cells"] for run in c["run_ids"]]
+    assert len(runs) == VARIANTS * SEEDS
+    assert not any(r["fitted"] for r in runs) and all(c["solves"] == 0 for c in data["cells"])
+    scores = [100 * r["score"] for r in runs]
+    assert f"score between {min(scores):.1f} and {max(scores):.1f} %" in README
+    assert max(scores) < 22  # chance on five classes is 20 %
+    inside = [100 * r["in_range_accuracy"] for r in runs]
+    assert f"in-range accuracies between {min(inside):.1f} and {max(inside):.1f} %" in README
+    assert not any(p["survives_holm"] for p in data["pairs"])
+    only = [p for p in data["pairs"] if p["distinguishable"]]
+    assert [p["other"] for p in only] == ["pr_lstm hidden_size=69"]
+    assert only[0]["reference"] == data["reference"] == "pr_lstm hidden_size=128"
+    small, big = (_cell(data, v)["mean"] for v in (only[0]["other"], only[0]["reference"]))
+    assert (f"PR-LSTM at H = 69 ({100 * small:.1f}) against H = 128 ({100 * big:.1f}), "
+            f"permutation p = {only[0]['permutation_p']:.2g} (Holm {only[0]['holm_p']:.2g})"
+            ) in README
+    valid = [v["mean"] for c in data["cells"] for v in c["lr"]["validation"]]
+    assert f"({100 * min(valid):.1f} to {100 * max(valid):.1f} % on 48 sequences)" in README
+    full = ROOT / "results" / "cpu-full" / "runs" / "modular_arithmetic"
+    main = {m: [(read_json(r / "config.json")["steps"], read_json(r / "result.json"))
+                for r in sorted((full / m).iterdir()) if (r / "result.json").exists()]
+            for m in ("pr_lstm", "lstm", "stack_rnn")}
+    assert [s for s, _ in main["pr_lstm"]] == [2000] * 3
+    assert [s for s, _ in main["lstm"]] == [s for s, _ in main["stack_rnn"]] == [5000] * 3
+    assert not any(r["fitted"] for m in ("pr_lstm", "lstm") for _, r in main[m])
+    assert sum(r["fitted"] for _, r in main["stack_rnn"]) == 3
+    assert sum(r["score"] >= 0.9 for _, r in main["stack_rnn"]) == 1
+    assert "fitted it in 3 of 3 seeds at 5,000 steps and solved it in 1" in README
