@@ -173,17 +173,34 @@ def test_time_and_overheads_match_the_log() -> None:
     assert f"≈{100 * overhead:.1f} % of the {len(runs)} runs' training time" in text
 
 
-def test_quoted_comparison_summaries_match_their_data() -> None:
-    """Every summary block the README quotes (``<!-- summary:begin FILE -->``) is what
-    ``python -m prlstm.experiments.reporting.summary FILE`` renders from the committed file;
-    without one, the README makes no claim from the fair comparison."""
-    from prlstm.experiments.reporting.summary import quoted_block, render_summary
+BLOCK = re.compile(r"^<!-- (summary|overview):begin (\S+) -->", flags=re.M)  # not `code`
+
+
+def _blocks(text: str) -> list[tuple[str, str, str]]:
+    """Each generated block of ``text``: (kind, the comparison.json it renders, its text)."""
+    return [(m[1], m[2], text[m.end():text.index(f"<!-- {m[1]}:end -->", m.end())])
+            for m in BLOCK.finditer(text)]
+
+
+def _rendered(kind: str, source: str) -> str:
+    from prlstm.experiments.reporting.summary import render_overview, render_summary
     from prlstm.experiments.run.io import read_json
 
-    sources = re.findall(r"<!-- summary:begin (\S+) -->", README)
-    for source in sources:
-        assert quoted_block(README, source) == render_summary(read_json(ROOT / source)), source
-    if not sources:
+    return {"summary": render_summary, "overview": render_overview}[kind](
+        read_json(ROOT / source))
+
+
+def test_quoted_comparison_summaries_match_their_data() -> None:
+    """Every summary or overview block the README quotes (``<!-- summary:begin FILE -->``,
+    ``<!-- overview:begin FILE -->``) is what ``python -m prlstm.experiments.reporting.summary
+    FILE`` (with ``--overview``) renders from the committed file; without one, the README
+    makes no claim from the fair comparison."""
+    from prlstm.experiments.reporting.summary import quoted_block
+
+    blocks = _blocks(README)
+    for kind, source, _ in blocks:
+        assert quoted_block(README, source, kind) == _rendered(kind, source), (kind, source)
+    if not blocks:
         assert "no claim is made from it until it is complete" in " ".join(README.split())
 
 
@@ -195,48 +212,47 @@ def _quoting_files() -> list[Path]:
 
 
 def test_every_quoted_summary_matches_its_data() -> None:
-    """A summary block anywhere in the docs or the results READMEs (an interim report of the
-    finished tasks of a running grid, say) is what its committed ``comparison.json`` renders,
-    and prose there quotes no interval its blocks do not hold."""
-    from prlstm.experiments.reporting.summary import quoted_block, render_summary
-    from prlstm.experiments.run.io import read_json
+    """A summary or overview block anywhere in the docs or the results READMEs (an interim
+    report of the finished tasks of a running grid, say) is what its committed
+    ``comparison.json`` renders, and prose there quotes no interval its blocks do not hold."""
+    from prlstm.experiments.reporting.summary import quoted_block
 
     for path in _quoting_files():
         text = path.read_text(encoding="utf-8")
-        sources = re.findall(r"^<!-- summary:begin (\S+) -->", text, flags=re.M)  # not `code`
-        for source in sources:
-            assert quoted_block(text, source) == render_summary(read_json(ROOT / source)), (
-                path, source)
-        if sources:
-            blocks = " ".join(text[m.end():text.index("<!-- summary:end -->", m.end())]
-                              for m in re.finditer(r"^<!-- summary:begin \S+ -->", text,
-                                                   flags=re.M))
+        blocks = _blocks(text)
+        for kind, source, _ in blocks:
+            assert quoted_block(text, source, kind) == _rendered(kind, source), (path, source)
+        if blocks:
+            held = " ".join(block for _, _, block in blocks)
             quoted = INTERVAL.findall(" ".join(_outside_blocks(text).split()))
-            assert [q for q in quoted if q not in blocks] == [], path
+            assert [q for q in quoted if q not in held] == [], path
 
 
 INTERVAL = re.compile(r"\d+/\d+ \(\d+–\d+ %\)|\d+(?:\.\d+)? \(\d+(?:\.\d+)?–\d+(?:\.\d+)?\)")
 
 
 def _outside_blocks(text: str) -> str:
-    return re.sub(r"<!-- summary:begin \S+ -->.*?<!-- summary:end -->", " ", text, flags=re.S)
+    return re.sub(r"<!-- (summary|overview):begin \S+ -->.*?<!-- \1:end -->", " ", text,
+                  flags=re.S)
 
 
 def test_intervals_quoted_in_prose_come_from_a_summary_block() -> None:
     """A solve count with its Wilson interval ("8/8 (68–100 %)") or a mean with its bootstrap
     interval ("99.8 (99.5–100.0)") quoted anywhere in the README's prose must appear in one of
-    its generated summary blocks, so prose cannot quote a number the data does not hold."""
-    blocks = " ".join(README[m.end():README.index("<!-- summary:end -->", m.end())]
-                      for m in re.finditer(r"<!-- summary:begin \S+ -->", README))
+    its generated blocks, so prose cannot quote a number the data does not hold."""
+    held = " ".join(block for _, _, block in _blocks(README))
     quoted = INTERVAL.findall(" ".join(_outside_blocks(README).split()))
-    assert [q for q in quoted if q not in blocks] == []
+    assert [q for q in quoted if q not in held] == []
 
 
 def test_the_interval_check_catches_a_made_up_interval() -> None:
     prose = "PR-LSTM solves 8/8 (68–100 %) with a mean of 99.8 (99.5–100.0)."
     assert INTERVAL.findall(prose) == ["8/8 (68–100 %)", "99.8 (99.5–100.0)"]
-    assert INTERVAL.findall(_outside_blocks(
-        "<!-- summary:begin x.json -->\n3/8 (14–69 %)\n<!-- summary:end -->")) == []
+    for kind in ("summary", "overview"):
+        assert INTERVAL.findall(_outside_blocks(
+            f"<!-- {kind}:begin x.json -->\n3/8 (14–69 %)\n<!-- {kind}:end -->")) == []
+    assert _blocks("a\n<!-- overview:begin x.json -->\nt\n<!-- overview:end -->\n") == [
+        ("overview", "x.json", "\nt\n")]
 
 
 def _commands_section() -> str:

@@ -15,6 +15,7 @@ from prlstm.experiments.reporting.summary import (
     _settings,
     main,
     quoted_block,
+    render_overview,
     render_summary,
     replace_block,
     verdict_line,
@@ -226,3 +227,73 @@ def test_a_pair_against_the_size_matched_variant_names_it(tmp_path: Path) -> Non
     assert line == ("Distinguishable after Holm: lstm hidden_size=128 vs pr_lstm hidden_size=69 "
                     "(reference higher). Not distinguishable: pr_lstm hidden_size=69, "
                     "lstm hidden_size=239.")
+
+
+def _two_tasks() -> list[dict[str, Any]]:
+    """PR-LSTM at two widths and the LSTM at two on parity_check, and the same runs relabelled
+    as cycle_navigation with the wide LSTM solving there too; fitted where recorded."""
+    parity = (_sized("pr_lstm", 128, 232_322, [1.0] * 8) + _sized("pr_lstm", 69, 68_243,
+                                                                  [1.0] * 8)
+              + _sized("lstm", 128, 67_842, [0.5] * 8) + _sized("lstm", 239, 232_788, [0.2] * 8))
+    cycle = [{**r, "task": "cycle_navigation", "parameters": r["parameters"] + 771}
+             for r in parity]
+    for r in cycle:
+        if r["config"]["hparams"]["hidden_size"] == 239:
+            r["score"] = r["accuracy"][0] = 1.0
+    for r in parity + cycle:
+        r["fitted"] = r["score"] > 0.4
+    return parity + cycle
+
+
+def test_the_overview_has_a_row_per_variant_and_a_column_per_task(tmp_path: Path) -> None:
+    from prlstm.experiments.reporting.comparison import comparison_data
+
+    matched = comparison_data(_two_tasks(), tmp_path)
+    text = render_overview(matched)
+    head = next(line for line in text.splitlines() if line.startswith("| variant"))
+    assert head == ("| variant | parameters | tested against | parity_check · 10 steps | "
+                    "cycle_navigation · 10 steps |")
+    rows = _rows(text)
+    assert list(rows) == ["variant", "pr_lstm hidden_size=128", "pr_lstm hidden_size=69",
+                          "lstm hidden_size=128", "lstm hidden_size=239"]
+    lo, hi = (f"{100 * x:.0f}" for x in wilson_interval(8, 8))
+    assert rows["pr_lstm hidden_size=128"] == [
+        "232,322–233,093", "reference", f"8/8 ({lo}–{hi} %) · fit 8", f"8/8 ({lo}–{hi} %) · fit 8"]
+    # the narrow LSTM against PR-LSTM at its size: 0/8 against 8/8, below it after Holm
+    assert rows["lstm hidden_size=128"][1] == "pr_lstm hidden_size=69"
+    assert rows["lstm hidden_size=128"][2].endswith("· fit 8 ↓")
+    # the wide LSTM: below on parity_check (fits none), level on cycle_navigation
+    assert rows["lstm hidden_size=239"][1] == "pr_lstm hidden_size=128"
+    assert rows["lstm hidden_size=239"][2].endswith("· fit 0 ↓")
+    assert rows["lstm hidden_size=239"][3] == f"8/8 ({lo}–{hi} %) · fit 8"
+    assert "over all 6 pairs" in text and text.startswith("Solved: runs scoring ≥ 90 %")
+
+
+def test_the_overview_marks_a_higher_variant_and_a_difference_between_failures(
+        tmp_path: Path) -> None:
+    from prlstm.experiments.reporting.comparison import comparison_data
+
+    above = (_sized("pr_lstm", 128, 232_322, [0.2] * 8) + _sized("lstm", 239, 232_788, [1.0] * 8)
+             + _sized("rnn", 479, 232_796, [0.5] * 8))
+    rows = _rows(render_overview(comparison_data(above, tmp_path)))
+    assert rows["lstm"][2].endswith("%) ↑")  # no fit recorded: no fit count
+    assert rows["rnn"][2].endswith("%) ↑\\*")  # neither solved: scores only
+    assert rows["pr_lstm"][2] == "0/8 (0–32 %)"
+
+
+def test_cli_fills_an_overview_block(tree: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+    write_comparison(load_results(tree), tree, tmp_path)
+    source = str(tmp_path / JSON_FILE)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"<!-- overview:begin {source} -->\n<!-- overview:end -->\n"
+                      f"<!-- summary:begin {source} -->\nkept\n<!-- summary:end -->\n")
+    assert main([source, "--overview", "--into", str(readme)]) == 0
+    text = readme.read_text()
+    saved = read_json(tmp_path / JSON_FILE)
+    assert quoted_block(text, source, "overview") == render_overview(saved)
+    assert quoted_block(text, source) == "kept\n"
+    assert main([source, "--overview"]) == 0
+    assert capsys.readouterr().out == render_overview(saved)
+    with pytest.raises(ValueError, match="has no <!-- overview:end -->"):
+        replace_block(f"<!-- overview:begin {source} -->\n<!-- summary:end -->", source, "",
+                      "overview")

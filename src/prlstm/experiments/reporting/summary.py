@@ -12,6 +12,10 @@ The README quotes this block verbatim between ``<!-- summary:begin FILE -->`` an
     python -m prlstm.experiments.reporting.summary results/cpu-fair/report/comparison.json
     python -m prlstm.experiments.reporting.summary results/cpu-fair/report/comparison.json \\
         --into README.md    # fills the README's block for that file
+
+``--overview`` renders instead one compact table, a row per variant and a column per task
+(solves with their interval, fitted runs, and a mark where the pair is distinguishable after
+Holm), quoted between ``<!-- overview:begin FILE -->`` and ``<!-- overview:end -->``.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from prlstm.experiments.reporting.comparison_text import (
 )
 from prlstm.experiments.run.io import atomic_write, read_json, sealed
 
-BEGIN, END = "<!-- summary:begin {} -->", "<!-- summary:end -->"
+BEGIN, END = "<!-- {kind}:begin {source} -->", "<!-- {kind}:end -->"
+KINDS = ("summary", "overview")  # the blocks: render_summary's, render_overview's
 
 
 def _interval(low: float, high: float, digits: int) -> str:
@@ -186,28 +191,81 @@ def render_summary(data: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def quoted_block(text: str, source: str) -> str | None:
-    """The text between the summary markers of ``source`` in ``text`` (None: no such block)."""
-    begin = BEGIN.format(source)
+def _overview_cell(cell: dict[str, Any] | None, pair: dict[str, Any] | None) -> str:
+    """``6/8 (41–93 %) · fit 7``, with ``↓`` / ``↑`` where ``pair`` is distinguishable after
+    Holm (this variant below / above the one it is tested against)."""
+    if cell is None or not cell["n"]:
+        return "no run"
+    text = f"{cell['solves']}/{cell['n']} ({_interval(*cell['solve_ci'], 0)} %)"
+    if cell.get("fit_known"):
+        text += f" · fit {cell['fitted']}"
+    if pair is not None and pair["distinguishable"] and pair.get("survives_holm") is not False:
+        text += " ↓" if reference_higher(pair) else " ↑"
+        if pair["solves_reference"] == pair["solves_other"] == 0:
+            text += "\\*"  # a difference in how two variants fail
+    return text
+
+
+def render_overview(data: dict[str, Any]) -> str:
+    """One table for ``data`` (a ``comparison.json``): a row per variant (its parameter counts
+    over the tasks and the variant it is tested against), a column per task."""
+    tasks = list(dict.fromkeys(c["task"] for c in data["cells"]))
+    variants = list(dict.fromkeys(c["variant"] for c in data["cells"]))
+    cells = {(c["task"], c["variant"]): c for c in data["cells"]}
+    pairs = {(p["task"], p["other"]): p for p in data["pairs"]}
+    holm = any("holm_p" in p for p in data["pairs"])
+    lines = [f"Solved: runs scoring ≥ {100 * data['threshold']:.0f} % beyond the training "
+             f"lengths, k of n, with the Wilson {100 * data['confidence']:.0f} % interval; fit: "
+             "runs whose accuracy on the training lengths reached 90 % (a run that did not fit "
+             "was not trained in this budget); ↓ / ↑: below / above the variant in 'tested "
+             "against', distinguishable (Fisher p on solves or permutation p on scores below "
+             "0.025" + (f") after Holm's correction over all {len(data['pairs'])} pairs"
+                        if holm else ")")
+             + "; \\*: neither of the two solved a run, so the difference is in how they "
+             "fail; no mark: not distinguishable" + (" after Holm" if holm else "") + ".", ""]
+    if line := budget_line(data.get("budget")):
+        lines += [line, ""]
+    steps = {t: sorted({n for c in data["cells"] if c["task"] == t for n in c["steps"]})
+             for t in tasks}
+    heads = [escape(t) + (" · " + "/".join(f"{n:,}" for n in steps[t]) + " steps"
+                          if steps[t] else "") for t in tasks]
+    lines += ["| variant | parameters | tested against | " + " | ".join(heads) + " |",
+              "|---|---|---|" + "---|" * len(tasks)]
+    for v in variants:
+        counts = [p for t in tasks if (t, v) in cells for p in cells[(t, v)]["parameters"]]
+        params = (f"{min(counts):,}" if min(counts) == max(counts)
+                  else f"{min(counts):,}–{max(counts):,}") if counts else DASH
+        against = sorted({pairs[(t, v)]["reference"] for t in tasks if (t, v) in pairs})
+        tested = "reference" if v == data["reference"] else (
+            ", ".join(map(escape, against)) or DASH)
+        row = [_overview_cell(cells.get((t, v)), pairs.get((t, v))) for t in tasks]
+        lines.append(f"| {escape(v)} | {params} | {tested} | " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def quoted_block(text: str, source: str, kind: str = "summary") -> str | None:
+    """The text between the ``kind`` markers (``summary`` or ``overview``) of ``source`` in
+    ``text`` (None: no such block)."""
+    begin = BEGIN.format(kind=kind, source=source)
     if begin not in text:
         return None
     start = text.index(begin) + len(begin)
-    return text[start:text.index(END, start)].strip("\n") + "\n"
+    return text[start:text.index(END.format(kind=kind), start)].strip("\n") + "\n"
 
 
-def replace_block(text: str, source: str, summary: str) -> str:
-    """``text`` with the block between ``source``'s summary markers replaced by ``summary``.
+def replace_block(text: str, source: str, summary: str, kind: str = "summary") -> str:
+    """``text`` with the block between ``source``'s ``kind`` markers replaced by ``summary``.
 
     Raises:
         ValueError: ``text`` has no such block (or its end marker is missing).
     """
-    begin = BEGIN.format(source)
+    begin, end = BEGIN.format(kind=kind, source=source), END.format(kind=kind)
     if begin not in text:
         raise ValueError(f"no {begin} marker to fill")
     start = text.index(begin) + len(begin)
-    stop = text.find(END, start)
+    stop = text.find(end, start)
     if stop < 0:
-        raise ValueError(f"{begin} has no {END} after it")
+        raise ValueError(f"{begin} has no {end} after it")
     return f"{text[:start]}\n\n{summary.rstrip()}\n\n{text[stop:]}"
 
 
@@ -219,9 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m prlstm.experiments.reporting.summary",
         description="the per-task summary tables of a fair comparison's comparison.json")
     parser.add_argument("comparison_json", help="a comparison.json written by prlstm report")
+    parser.add_argument("--overview", action="store_true",
+                        help="one compact table (a row per variant, a column per task) "
+                        "instead of a table per task; --into then fills the overview markers")
     parser.add_argument("--into", metavar="MARKDOWN_FILE",
-                        help="write the tables between this file's summary markers for "
-                        "COMPARISON_JSON instead of printing them")
+                        help="write the tables between this file's summary (or overview) "
+                        "markers for COMPARISON_JSON instead of printing them")
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exit_:
@@ -232,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         if not sealed(data):
             raise ValueError("its digest is missing or does not match its contents (edited "
                              "or damaged); write it again with prlstm report")
-        summary = render_summary(data)
+        summary = (render_overview if args.overview else render_summary)(data)
     except OSError as err:
         print(f"summary: error: {source}: {err.strerror or err}", file=sys.stderr)
         return 2
@@ -246,12 +307,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     target = Path(args.into)
     try:
-        text = replace_block(target.read_text(encoding="utf-8"), args.comparison_json, summary)
+        kind = "overview" if args.overview else "summary"
+        text = replace_block(target.read_text(encoding="utf-8"), args.comparison_json, summary,
+                             kind)
     except (OSError, ValueError) as err:
         print(f"summary: error: {target}: {err}", file=sys.stderr)
         return 2
     atomic_write(target, lambda f: f.write(text))
-    print(f"wrote the summary of {args.comparison_json} into {target}", file=sys.stderr)
+    print(f"wrote the {kind} of {args.comparison_json} into {target}", file=sys.stderr)
     return 0
 
 
