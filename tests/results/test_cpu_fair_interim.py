@@ -164,3 +164,58 @@ def test_the_modular_arithmetic_prose_quotes_its_report() -> None:
     assert sum(r["fitted"] for _, r in main["stack_rnn"]) == 3
     assert sum(r["score"] >= 0.9 for _, r in main["stack_rnn"]) == 1
     assert "fitted it in 3 of 3 seeds at 5,000 steps and solved it in 1" in README
+
+
+def test_the_missing_duplicate_string_prose_quotes_its_report() -> None:
+    data = read_json(FAIR / "interim" / "missing_duplicate_string" / "comparison.json")
+    ref = data["reference"]
+    assert _cell(data, ref)["solves"] == 8 and "solves 8/8 (68–100 %)" in README
+    after = [p["other"] for p in data["pairs"] if p["survives_holm"]]
+    assert after == ["rnn hidden_size=479", "lstm hidden_size=128", "lstm hidden_size=239",
+                     "mingru", "deltanet", "mamba", "mlstm"]
+    assert all(p["mean_reference"] > p["mean_other"] for p in data["pairs"]
+               if p["survives_holm"])
+    assert [v for v in after if _cell(data, v)["solves"]] == ["deltanet"]
+    delta = _pair(data, "deltanet")
+    assert (f"(permutation p = {delta['permutation_p']:.2g}, Holm {delta['holm_p']:.2g})"
+            in README)
+    linear = _pair(data, "linear_rnn")
+    assert not linear["distinguishable"] and _cell(data, "linear_rnn")["solves"] == 7
+    assert (f"(Fisher p = {linear['fisher_p']:.2g}, permutation p = "
+            f"{linear['permutation_p']:.2g})") in README
+    lstm = _pair(data, "lstm hidden_size=128")
+    assert lstm["reference"] == "pr_lstm hidden_size=69" and lstm["survives_holm"]
+    assert (lstm["solves_reference"], lstm["solves_other"]) == (7, 0)
+    assert f"(Fisher p = {lstm['fisher_p']:.2g}, Holm {lstm['holm_p']:.2g})" in README
+    rnn = _pair(data, "rnn hidden_size=128")
+    assert rnn["reference"] == "pr_lstm hidden_size=69" and not rnn["distinguishable"]
+    assert (f"(Fisher p = {rnn['fisher_p']:.2g}, permutation p = {rnn['permutation_p']:.2g})"
+            in README)
+    fits = {c["variant"]: _fits(c) for c in data["cells"]}
+    assert fits == {c["variant"]: c["fitted"] for c in data["cells"]}
+    assert (fits["lstm hidden_size=128"], fits["lstm hidden_size=239"]) == (8, 6)
+    assert _cell(data, "lstm hidden_size=128")["solves"] == 0
+    assert [v for v in fits if fits[v] == 0] == ["rnn hidden_size=479", "mingru", "mlstm"]
+    assert fits["mamba"] == 3 and "Mamba in 3 of 8" in README
+    wide = _cell(data, "rnn hidden_size=479")["lr"]
+    valid = [v["mean"] for v in wide["validation"]]
+    assert wide["chosen"] == 3e-4 and max(valid) < 0.5
+    assert f"({100 * min(valid):.1f} to {100 * max(valid):.1f} %)" in README
+    edge = read_json(FAIR / "runs" / "tuning" / "edge_check.json")
+    here = {c["variant"]: c for c in edge["cells"] if c["task"] == "missing_duplicate_string"}
+    assert here["rnn hidden_size=479"]["outward_lr"] == 1e-4
+    assert here["rnn hidden_size=479"]["outward_wins"]
+    assert here["rnn hidden_size=479"]["outward_mean"] <= 0.5
+    cpu = {v: round(_cell(data, v)["median_train_cpu_seconds"])
+           for v in (ref, "lstm hidden_size=239", "pr_lstm hidden_size=69",
+                     "lstm hidden_size=128")}
+    assert (f"PR-LSTM at H = 128 {cpu[ref]} s, the LSTM at H = 239 "
+            f"{cpu['lstm hidden_size=239']} s, PR-LSTM at H = 69 "
+            f"{cpu['pr_lstm hidden_size=69']} s, the LSTM at H = 128 "
+            f"{cpu['lstm hidden_size=128']} s") in README
+    full = ROOT / "results" / "cpu-full" / "runs" / "missing_duplicate_string" / "lstm"
+    main = [read_json(r / "result.json") for r in sorted(full.iterdir())
+            if (r / "result.json").exists()]
+    assert [(r["steps"], r["lr"], r["fitted"]) for r in main] == [(5000, 1e-3, True)] * 2
+    assert (f"scored {100 * main[0]['score']:.1f} and {100 * main[1]['score']:.1f}."
+            in README)
