@@ -41,6 +41,11 @@ def reference_higher(pair: dict[str, Any]) -> bool:
     return ref > other
 
 
+def neither_solved(pair: dict[str, Any]) -> bool:
+    """Whether neither side of ``pair`` solved a run (a difference is then in how they fail)."""
+    return pair["solves_reference"] == pair["solves_other"] == 0
+
+
 def short_verdict(pair: dict[str, Any]) -> str:
     """The verdict of a pair in a few words: ``distinguishable, reference higher`` / ``lower``
     (by mean score, else by solves), ``not distinguishable``, or ``too few runs to tell`` where
@@ -50,7 +55,7 @@ def short_verdict(pair: dict[str, Any]) -> str:
     the report's pairs (``survives_holm`` false) adds ``; not after Holm``."""
     if pair["distinguishable"]:
         neither = (" (neither solved a run)"
-                   if pair["solves_reference"] == pair["solves_other"] == 0 else "")
+                   if neither_solved(pair) else "")
         holm = "; not after Holm" if pair.get("survives_holm") is False else ""
         side = "higher" if reference_higher(pair) else "lower"
         return f"distinguishable, reference {side}{neither}{holm}"

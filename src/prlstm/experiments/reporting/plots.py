@@ -27,6 +27,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from prlstm.experiments.reporting.comparison_text import neither_solved
 from prlstm.experiments.reporting.results import Results, ordered_models, ordered_tasks, summarise
 from prlstm.experiments.run.evaluate import SOLVED_THRESHOLD
 from prlstm.experiments.run.io import atomic_write_file
@@ -225,7 +226,7 @@ def comparison_figure(data: dict[str, Any]) -> Any:
     if not task_names:
         raise ValueError("comparison data must hold at least one scored cell, got none")
     marks = {(p["task"], p["other"]): (" **" if p.get("survives_holm") else " *")
-             + (" (neither solved a run)" if p["solves_reference"] == p["solves_other"] == 0
+             + (" (neither solved a run)" if neither_solved(p)
                 else "")
              for p in data["pairs"] if p["distinguishable"]}
     against = {(p["task"], p["other"]): f" (vs {p['reference']})" for p in data["pairs"]

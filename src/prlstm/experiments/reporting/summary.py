@@ -31,6 +31,7 @@ from prlstm.experiments.reporting.comparison_text import (
     escape,
     generalise_cell_text,
     lr_text,
+    neither_solved,
     reference_higher,
     seconds_text,
     short_verdict,
@@ -43,6 +44,11 @@ KINDS = ("summary", "overview")  # the blocks: render_summary's, render_overview
 
 def _interval(low: float, high: float, digits: int) -> str:
     return f"{100 * low:.{digits}f}–{100 * high:.{digits}f}"
+
+
+def _solved(cell: dict[str, Any]) -> str:
+    """``6/8 (41–93 %)``: solves of the runs with the Wilson interval."""
+    return f"{cell['solves']}/{cell['n']} ({_interval(*cell['solve_ci'], 0)} %)"
 
 
 def _time(cell: dict[str, Any]) -> str:
@@ -60,7 +66,7 @@ def _row(cell: dict[str, Any], pair: dict[str, Any] | None, reference: str) -> s
     head = f"| {escape(cell['variant'])} | {params} | {steps} | {lr} |"
     if not cell["n"]:
         return f"{head} no run | | | | | |"
-    solved = f"{cell['solves']}/{cell['n']} ({_interval(*cell['solve_ci'], 0)} %)"
+    solved = _solved(cell)
     fitted = f"{cell['fitted']}/{cell['fit_known']}" if cell.get("fit_known") else DASH
     mean = f"{100 * cell['mean']:.1f} ({_interval(*cell['mean_ci'], 1)})"
     if pair is None:
@@ -104,8 +110,7 @@ def verdict_line(task_pairs: list[dict[str, Any]], reference: str | None = None)
             name += f" vs {escape(p['reference'])}"
         if p["distinguishable"]:
             side = "higher" if reference_higher(p) else "lower"
-            neither = ", neither solved a run" if p["solves_reference"] == p["solves_other"] == 0 \
-                else ""
+            neither = ", neither solved a run" if neither_solved(p) else ""
             key = "before" if p.get("survives_holm") is False else "after"
             groups[key].append(f"{name} (reference {side}{neither})")
         else:
@@ -196,12 +201,12 @@ def _overview_cell(cell: dict[str, Any] | None, pair: dict[str, Any] | None) -> 
     Holm (this variant below / above the one it is tested against)."""
     if cell is None or not cell["n"]:
         return "no run"
-    text = f"{cell['solves']}/{cell['n']} ({_interval(*cell['solve_ci'], 0)} %)"
+    text = _solved(cell)
     if cell.get("fit_known"):
         text += f" · fit {cell['fitted']}"
     if pair is not None and pair["distinguishable"] and pair.get("survives_holm") is not False:
         text += " ↓" if reference_higher(pair) else " ↑"
-        if pair["solves_reference"] == pair["solves_other"] == 0:
+        if neither_solved(pair):
             text += "\\*"  # a difference in how two variants fail
     return text
 
