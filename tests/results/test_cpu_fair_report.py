@@ -80,6 +80,8 @@ def test_the_pr_lstm_solve_counts_quoted() -> None:
 def test_the_lstm_prose() -> None:
     wide = [c for c in DATA["cells"] if c["variant"] == LSTM_WIDE]
     assert len(wide) == 5 and not any(c["solves"] for c in wide)
+    for task in ("parity_check", "cycle_navigation", "missing_duplicate_string", "bucket_sort"):
+        assert _pair(task, LSTM_WIDE)["survives_holm"], task
     cyc = _pair("cycle_navigation", LSTM_WIDE)
     assert cyc["survives_holm"] and 0.04 < cyc["holm_p"] < 0.05
     assert f"(Holm p = {cyc['holm_p']:.2g})" in TOP
@@ -144,6 +146,7 @@ def test_the_edge_check_figures() -> None:
     cells = {c["variant"]: c for c in EDGE["cells"] if c["task"] == "bucket_sort"}
     won = sorted(v for v, c in cells.items() if c["outward_wins"] and c["outward_lr"] == 1e-2)
     assert won == sorted(["linear_rnn", LSTM, PR_SMALL, PR])
+    assert "would have won for both PR-LSTM widths, the LSTM at H = 128 and the linear RNN" in TOP
     lin, pr = cells["linear_rnn"], cells[PR]
     assert (f"from {100 * lin['chosen_mean']:.1f} % at 3e-3 to {100 * lin['outward_mean']:.1f} % "
             f"at 1e-2 (PR-LSTM at H = 128: {100 * pr['chosen_mean']:.1f} % to "
@@ -155,6 +158,9 @@ def test_the_cpu_cost_ratio() -> None:
     ratios = [_cell(t, PR)["median_train_cpu_seconds"] / _cell(t, LSTM_WIDE)[
         "median_train_cpu_seconds"] for t in tasks]
     assert f"{min(ratios):.1f}–{max(ratios):.1f}× the CPU seconds" in TOP
+    linear = [_cell(t, m)["median_train_cpu_seconds"] / _cell(t, PR)["median_train_cpu_seconds"]
+              for t in tasks for m in ("mingru", "linear_rnn", "deltanet", "mamba", "mlstm")]
+    assert f"took {min(linear):.1f}–{max(linear):.1f}× PR-LSTM's CPU seconds" in TOP
 
 
 def test_the_rnn_at_the_lstms_size_is_the_direction_that_favours_a_baseline() -> None:
