@@ -66,13 +66,17 @@ def collect(source: Path, dest: Path = HERE) -> tuple[int, int]:
 
 
 STATUS = re.compile(r"; \d+ of the (\d+) had finished at [0-9:]+ UTC\.\*\*")
+COMPLETE = "**Status: complete."
 
 
 def update_status(readme: Path, dest: Path = HERE, now: str | None = None) -> int:
     """Rewrite the README's "N of the 440 had finished at HH:MM UTC" with the reporting runs
-    now under ``dest``; returns N. Raises ValueError when the README has no such line."""
+    now under ``dest``; returns N. A README whose status says the grid is complete
+    (``**Status: complete.``) is left as it is. Raises ValueError when the README has neither."""
     count = sum(1 for r in dest.rglob("result.json") if "tuning" not in r.relative_to(dest).parts)
     text = readme.read_text(encoding="utf-8")
+    if COMPLETE in text:
+        return count
     if not STATUS.search(text):
         raise ValueError(f"{readme}: no 'N of the ... had finished at HH:MM UTC.**' status line")
     stamp = now or datetime.now(timezone.utc).strftime("%H:%M")

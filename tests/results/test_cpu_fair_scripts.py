@@ -122,3 +122,7 @@ def test_collect_rewrites_the_status_line(tmp_path: Path) -> None:
     readme.write_text("no status here\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no 'N of the"):
         collect.update_status(readme, runs)
+    done = "**Status: complete. All 440 reporting runs had finished at 21:53 UTC.** More.\n"
+    readme.write_text(done, encoding="utf-8")
+    assert collect.update_status(readme, runs, now="09:30") == 2
+    assert readme.read_text(encoding="utf-8") == done  # a finished grid's status stays
