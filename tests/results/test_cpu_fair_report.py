@@ -7,6 +7,7 @@ committed runs) and from the edge check's summary."""
 from __future__ import annotations
 
 import csv
+import statistics
 from pathlib import Path
 
 from prlstm.experiments.run.io import read_json
@@ -46,6 +47,23 @@ def _edge(task: str) -> dict[str, dict]:
 
 def _survivors(task: str) -> list[str]:
     return [p["other"] for p in DATA["pairs"] if p["task"] == task and p["survives_holm"]]
+
+
+def test_the_budget_quoted() -> None:
+    """Sizes (median parameter count over the tasks), steps, batch, lr grid, seeds."""
+    for variant in (PR, PR_SMALL):
+        params = statistics.median(p for c in DATA["cells"] if c["variant"] == variant
+                                   for p in c["parameters"])
+        assert f"about {params / 1000:.0f}k" in TOP
+    steps = {c["task"]: c["steps"] for c in DATA["cells"]}
+    assert steps == {t: [500 if t == "bucket_sort" else 1000] for t in steps}
+    assert "the same number of steps on a task (1,000; bucket_sort 500), batch 128" in TOP
+    budget = DATA["budget"]
+    assert budget["batch_size"] == [128] and budget["tuning_seeds"] == [100]
+    assert budget["lr_grids"] == [[3e-4, 1e-3, 3e-3]] and budget["seeds"] == list(range(8))
+    assert budget["tuned_cells"] == budget["cells"] == 55 == 5 * 11
+    assert "Five tasks, eleven variants, eight seeds each: 440 runs." in TOP
+    assert "from {3e-4, 1e-3, 3e-3} (tuning seed 100;" in TOP
 
 
 def test_holm_runs_over_all_fifty_pairs() -> None:
@@ -122,6 +140,12 @@ def test_the_linear_recurrences_prose() -> None:
     assert set(counts.values()) == {7, 4}
     assert counts[("parity_check", "linear_rnn")] == counts[("missing_duplicate_string",
                                                              "linear_rnn")] == 7
+    before = [(t, m) for t in ("parity_check", "missing_duplicate_string")
+              for m in ("linear_rnn", "deltanet") if _pair(t, m)["distinguishable"]]
+    assert before == [("missing_duplicate_string", "deltanet")]
+    mds = _pair("missing_duplicate_string", "deltanet")
+    assert (f"only DeltaNet on missing_duplicate_string is before it (permutation p = "
+            f"{mds['permutation_p']:.2g}, Holm {mds['holm_p']:.2g})") in TOP
     lin, delta = _pair("cycle_navigation", "linear_rnn"), _pair("cycle_navigation", "deltanet")
     assert f"(Holm p = {lin['holm_p']:.2g} and {delta['holm_p']:.2g})" in TOP
 
